@@ -1,0 +1,6 @@
+"""Exceptions raised by spacy-elmo."""
+
+
+class ElmoFormatError(ValueError):
+    """A weights reference, options.json or weights.hdf5 that cannot be used as given.
+    The message names the file, the key or dataset, and the expected vs found shape."""

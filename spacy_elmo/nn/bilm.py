@@ -1,0 +1,208 @@
+"""The ELMo bidirectional language model: token layer plus contextual layers."""
+from typing import Hashable, List, NamedTuple, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..chars import BOS_TOKEN, EOS_TOKEN, bos_eos_ids, token_to_ids, unique_tokens
+from ..options import ElmoOptions
+from .char_encoder import CharacterEncoder
+from .lstm import LstmState, ProjectedBiLstm
+from .packing import Packing
+from .token_cache import TokenCache
+
+DEFAULT_TOKEN_CACHE_SIZE = 10_000
+
+
+class BiLMOutput(NamedTuple):
+    """What the biLM returns for a batch of sentences.
+
+    layers (torch.Tensor): (n_layers + 1, n_sentences, max_len, 2 * projection_dim):
+        layer 0 is the token layer twice, layer j is [forward_j; backward_j].
+        Padding positions are zero.
+    mask (torch.Tensor): Bool (n_sentences, max_len), True at real tokens.
+    """
+
+    layers: torch.Tensor
+    mask: torch.Tensor
+
+
+class ElmoBiLM(nn.Module):
+    """The ELMo biLM (ELMO_SPEC.md sections 1-3).
+
+    Stateless by default: each sentence starts from a zero state, so its vectors do
+    not depend on the rest of the batch. With `stateful=True` each batch row starts
+    from the final state of the same row in the previous batch, as the original
+    implementation did (`reset_states` starts over). An empty sentence leaves the
+    state of its row unchanged (bilm-tf's behaviour).
+
+    The token layer is computed once per distinct token in a batch; under
+    `torch.inference_mode()` a bounded cache also keeps it across batches.
+    """
+
+    def __init__(
+        self,
+        options: ElmoOptions,
+        *,
+        stateful: bool = False,
+        token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
+    ) -> None:
+        """Create a biLM with random weights (bilm-tf's initialisation).
+
+        options (ElmoOptions): The model's sizes.
+        stateful (bool): Carry the LSTM state from batch to batch.
+        token_cache_size (int): Token strings whose token-layer vectors are kept
+            across batches during inference; 0 disables the cache.
+        """
+        super().__init__()
+        self.options = options
+        self.char_encoder = CharacterEncoder(
+            n_characters=262,
+            char_dim=options.char_dim,
+            filters=options.filters,
+            n_highway=options.n_highway,
+            output_dim=options.projection_dim,
+            activation=options.activation,
+        )
+        self.lstm = ProjectedBiLstm(
+            input_dim=options.projection_dim,
+            dim=options.dim,
+            projection_dim=options.projection_dim,
+            n_layers=options.n_layers,
+            cell_clip=options.cell_clip,
+            proj_clip=options.proj_clip,
+            use_skip_connections=options.use_skip_connections,
+        )
+        self.stateful = stateful
+        # Rows of `char_embed` in the weight file: 261 (no padding row) or 262.
+        self.char_table_rows_in_file = 261
+        self.token_cache = TokenCache(token_cache_size)
+        self._state: Optional[LstmState] = None
+        boundary = torch.from_numpy(bos_eos_ids(options.max_characters_per_token))
+        self.register_buffer("boundary_ids", boundary, persistent=False)
+
+    @property
+    def n_output_layers(self) -> int:
+        """Number of returned layers: the token layer plus one per LSTM layer."""
+        return self.options.n_layers + 1
+
+    @property
+    def output_dim(self) -> int:
+        """Width of each returned layer."""
+        return self.options.output_dim
+
+    def reset_states(self) -> None:
+        """Start the next batch from zero state (stateful mode)."""
+        self._state = None
+
+    def forward(self, char_ids: torch.Tensor) -> BiLMOutput:
+        """Run the biLM on character ids (AllenNLP's `_ElmoBiLm` input).
+
+        char_ids (torch.Tensor): Long (n_sentences, max_len, max_chars), as made by
+            `chars.batch_to_ids`; all-zero rows are padding, after the tokens.
+        RETURNS (BiLMOutput): The layers and the token mask.
+        """
+        if char_ids.dim() != 3 or char_ids.shape[-1] != self.options.max_characters_per_token:
+            raise ValueError(
+                "char_ids must have shape (n_sentences, max_len, "
+                f"{self.options.max_characters_per_token}), found {tuple(char_ids.shape)}"
+            )
+        n_sent, max_len, n_chars = char_ids.shape
+        mask = (char_ids > 0).any(dim=-1)
+        lengths = mask.sum(dim=1)
+        if not torch.equal(mask, torch.arange(max_len, device=mask.device) < lengths[:, None]):
+            raise ValueError("char_ids has padding between tokens: pad at the end of each row")
+        flat = torch.cat([self.boundary_ids, char_ids.reshape(-1, n_chars)])
+        unique, inverse = torch.unique(flat, dim=0, return_inverse=True)
+        vectors = self.char_encoder(unique)
+        table = torch.cat([vectors[inverse[:2]], vectors])
+        rows = (inverse[2:] + 2).reshape(n_sent, max_len)
+        return self._contextualize(table, rows.cpu().numpy(), lengths.cpu().numpy())
+
+    def embed_tokens(self, sentences: Sequence[Sequence[str]]) -> BiLMOutput:
+        """Run the biLM on token strings.
+
+        sentences (Sequence[Sequence[str]]): The tokens of each sentence.
+        RETURNS (BiLMOutput): The layers and the token mask.
+        """
+        strings, index = unique_tokens(sentences)
+        table = self.token_vectors([BOS_TOKEN, EOS_TOKEN, *strings])
+        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        return self._contextualize(table, index + 1, lengths)
+
+    def token_vectors(self, strings: Sequence[str]) -> torch.Tensor:
+        """The context-free token layer of distinct strings (cached in inference mode).
+
+        strings (Sequence[str]): Distinct token strings.
+        RETURNS (torch.Tensor): (len(strings), projection_dim).
+        """
+        if self.token_cache.capacity and torch.is_inference_mode_enabled():
+            return self.token_cache.lookup(strings, self._encode_strings, self._weights_signature())
+        return self._encode_strings(list(strings))
+
+    def _encode_strings(self, strings: List[str]) -> torch.Tensor:
+        max_chars = self.options.max_characters_per_token
+        ids = np.empty((len(strings), max_chars), dtype=np.int64)
+        for i, s in enumerate(strings):
+            ids[i] = token_to_ids(s, max_chars)
+        return self.char_encoder(torch.from_numpy(ids).to(self.boundary_ids.device))
+
+    def _weights_signature(self) -> Hashable:
+        return tuple(
+            (p.data_ptr(), p._version, p.dtype, p.device) for p in self.char_encoder.parameters()
+        )
+
+    def _contextualize(
+        self, table: torch.Tensor, rows: np.ndarray, lengths: np.ndarray
+    ) -> BiLMOutput:
+        """Run the LSTMs over a batch whose token vectors are rows of `table`
+        (rows 0 and 1: BOS and EOS), and assemble the returned layers."""
+        n_sent, max_len = rows.shape
+        device = table.device
+        packing = Packing.build(rows, lengths)
+        mask = torch.from_numpy(np.arange(max_len)[None, :] < lengths[:, None]).to(device)
+        state = self._initial_state(packing, table) if self.stateful else None
+        index = torch.from_numpy(packing.inputs).to(device)
+        outputs, final = self.lstm(table, packing.batch_sizes, index=index, state=state)
+        if self.stateful:
+            self._store_state(packing, final)
+        tokens = table[torch.from_numpy(rows).to(device)] * mask.unsqueeze(-1).to(table.dtype)
+        layers = [torch.cat([tokens, tokens], dim=-1)]
+        positions = torch.from_numpy(packing.outputs).to(device)
+        for out in outputs:
+            out = torch.cat([out, out.new_zeros(2, 1, out.shape[-1])], dim=1)
+            layers.append(torch.cat([out[0][positions[0]], out[1][positions[1]]], dim=-1))
+        return BiLMOutput(torch.stack(layers), mask)
+
+    def _initial_state(self, packing: Packing, like: torch.Tensor) -> LstmState:
+        n_layers, p, d = self.options.n_layers, self.options.projection_dim, self.options.dim
+        n_rows = len(packing.order)
+        if self._state is None:
+            h = like.new_zeros(n_layers, 2, n_rows, p)
+            c = like.new_zeros(n_layers, 2, n_rows, d)
+        else:
+            h, c = self._state
+            if h.shape[2] < n_rows:  # New rows start from zero state.
+                grow = n_rows - h.shape[2]
+                h = torch.cat([h, h.new_zeros(n_layers, 2, grow, p)], dim=2)
+                c = torch.cat([c, c.new_zeros(n_layers, 2, grow, d)], dim=2)
+            self._state = (h, c)
+        running = torch.from_numpy(packing.order[: packing.n_running]).to(like.device)
+        return h[:, :, running], c[:, :, running]
+
+    @torch.no_grad()
+    def _store_state(self, packing: Packing, final: LstmState) -> None:
+        n_layers, p, d = self.options.n_layers, self.options.projection_dim, self.options.dim
+        n_rows = len(packing.order)
+        if self._state is None:
+            ref = final[0]
+            self._state = (
+                ref.new_zeros(n_layers, 2, n_rows, p),
+                ref.new_zeros(n_layers, 2, n_rows, d),
+            )
+        h, c = (t.clone() for t in self._state)
+        running = torch.from_numpy(packing.order[: packing.n_running]).to(h.device)
+        h[:, :, running] = final[0].detach()
+        c[:, :, running] = final[1].detach()
+        self._state = (h, c)

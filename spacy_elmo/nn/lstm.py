@@ -1,0 +1,189 @@
+"""Stacked forward and backward LSTMs with projection and clipping (ELMO_SPEC.md s. 3)."""
+import math
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+LstmState = Tuple[torch.Tensor, torch.Tensor]
+
+
+class ProjectedBiLstm(nn.Module):
+    """Two independent stacks of LSTM layers with projection, cell and projection
+    clipping and residual connections: one reads the sentence forward, one backward.
+
+    Both directions run in the same batched matrix multiplies. Sequences are packed
+    time-major (the rows of a time step are the sentences still running, longest
+    first), so no work is spent on padding and each row's final state is the state
+    after its own last step.
+
+    Parameters are stacked over the direction (dimension 0). Gate blocks are kept in
+    the order i, f, o, g (the weight file's order is i, g, f, o) and the bias holds
+    the stored values: TensorFlow's +1 on the forget gate is added at run time, so
+    saving the model writes the stored values back exactly.
+    """
+
+    forget_bias = 1.0
+
+    def __init__(
+        self,
+        *,
+        input_dim: int,
+        dim: int,
+        projection_dim: int,
+        n_layers: int,
+        cell_clip: Optional[float] = None,
+        proj_clip: Optional[float] = None,
+        use_skip_connections: bool = False,
+        project: Optional[bool] = None,
+    ) -> None:
+        """Create a randomly initialised stack (TensorFlow's Glorot init, zero bias).
+
+        input_dim (int): Width of the token vectors.
+        dim (int): LSTM cell size.
+        projection_dim (int): Width of the projected hidden state.
+        n_layers (int): Layers per direction.
+        cell_clip (Optional[float]): Clip the cell to [-cell_clip, cell_clip].
+        proj_clip (Optional[float]): Clip the projected state to [-proj_clip, proj_clip].
+        use_skip_connections (bool): Add each layer's input to its output (layers >= 1).
+        project (Optional[bool]): Whether there is a projection; defaults to
+            projection_dim != dim (bilm-tf has none when they are equal).
+        """
+        super().__init__()
+        if n_layers < 1:
+            raise ValueError(f"An ELMo biLM needs at least one LSTM layer, got n_layers={n_layers}")
+        if project is None:
+            project = projection_dim != dim
+        if not project and projection_dim != dim:
+            raise ValueError(
+                f"Without a projection, projection_dim ({projection_dim}) must equal dim ({dim})"
+            )
+        self.input_dim = input_dim
+        self.dim = dim
+        self.projection_dim = projection_dim
+        self.cell_clip = cell_clip
+        self.proj_clip = proj_clip
+        self.use_skip_connections = use_skip_connections
+        sizes = [input_dim] + [projection_dim] * (n_layers - 1)
+        self.input_weights = nn.ParameterList(
+            nn.Parameter(torch.empty(2, size, 4 * dim)) for size in sizes
+        )
+        self.state_weights = nn.ParameterList(
+            nn.Parameter(torch.empty(2, projection_dim, 4 * dim)) for _ in sizes
+        )
+        self.biases = nn.ParameterList(nn.Parameter(torch.empty(2, 4 * dim)) for _ in sizes)
+        self.proj_weights = nn.ParameterList(
+            nn.Parameter(torch.empty(2, dim, projection_dim)) for _ in (sizes if project else [])
+        )
+        forget = torch.zeros(4 * dim)
+        forget[dim : 2 * dim] = self.forget_bias
+        self.register_buffer("forget_offset", forget, persistent=False)
+        self.reset_parameters()
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.input_weights)
+
+    @property
+    def has_projection(self) -> bool:
+        return len(self.proj_weights) > 0
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """TensorFlow's defaults: Glorot uniform over the combined kernel, zero bias."""
+        for layer in range(self.n_layers):
+            w_in, w_state = self.input_weights[layer], self.state_weights[layer]
+            limit = math.sqrt(6.0 / (w_in.shape[1] + w_state.shape[1] + 4 * self.dim))
+            w_in.uniform_(-limit, limit)
+            w_state.uniform_(-limit, limit)
+            self.biases[layer].zero_()
+            if self.has_projection:
+                limit = math.sqrt(6.0 / (self.dim + self.projection_dim))
+                self.proj_weights[layer].uniform_(-limit, limit)
+
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        batch_sizes: Sequence[int],
+        index: Optional[torch.Tensor] = None,
+        state: Optional[LstmState] = None,
+    ) -> Tuple[List[torch.Tensor], LstmState]:
+        """Run both directions over packed sequences.
+
+        inputs (torch.Tensor): Packed inputs (2, n_packed, input_dim), or with `index`
+            a table (n_rows, input_dim) shared by both directions.
+        batch_sizes (Sequence[int]): Rows running at each time step, non-increasing.
+        index (Optional[torch.Tensor]): Long (2, n_packed): the table row of each packed
+            position. The input-to-gate products are then computed once per table row.
+        state (Optional[LstmState]): Initial (h, c), (n_layers, 2, batch_sizes[0], dim)
+            each for h of width projection_dim; zeros when None.
+        RETURNS (Tuple[List[torch.Tensor], LstmState]): Each layer's packed output
+            (2, n_packed, projection_dim), residuals included, and the final (h, c) of
+            every row, taken after its own last step (h without the residual).
+        """
+        n_rows = batch_sizes[0] if len(batch_sizes) else 0
+        outputs: List[torch.Tensor] = []
+        finals_h: List[torch.Tensor] = []
+        finals_c: List[torch.Tensor] = []
+        x = inputs
+        for layer in range(self.n_layers):
+            bias = self.biases[layer] + self.forget_offset
+            w_in = self.input_weights[layer]
+            if layer == 0 and index is not None:
+                table = torch.baddbmm(bias.unsqueeze(1), x.expand(2, -1, -1), w_in)
+                offsets = torch.arange(2, device=index.device).unsqueeze(1) * x.shape[0]
+                gates_in = table.reshape(-1, table.shape[-1])[index + offsets]
+            else:
+                gates_in = torch.baddbmm(bias.unsqueeze(1), x, w_in)
+            if state is None:
+                h0 = gates_in.new_zeros(2, n_rows, self.projection_dim)
+                c0 = gates_in.new_zeros(2, n_rows, self.dim)
+            else:
+                h0, c0 = state[0][layer], state[1][layer]
+            out, h_n, c_n = self._run_layer(gates_in, batch_sizes, layer, h0, c0)
+            finals_h.append(h_n)
+            finals_c.append(c_n)
+            if layer > 0 and self.use_skip_connections:
+                out = out + x
+            outputs.append(out)
+            x = out
+        return outputs, (torch.stack(finals_h), torch.stack(finals_c))
+
+    def _run_layer(
+        self,
+        gates_in: torch.Tensor,
+        batch_sizes: Sequence[int],
+        layer: int,
+        h: torch.Tensor,
+        c: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The recurrence of one layer; all input-to-gate products are precomputed."""
+        w_state = self.state_weights[layer]
+        w_proj = self.proj_weights[layer] if self.has_projection else None
+        d = self.dim
+        steps: List[torch.Tensor] = []
+        done_h: List[torch.Tensor] = []
+        done_c: List[torch.Tensor] = []
+        start = 0
+        for n in batch_sizes:
+            if n < h.shape[1]:
+                # Rows n.. ended at the previous step: keep their final state.
+                done_h.append(h[:, n:])
+                done_c.append(c[:, n:])
+                h, c = h[:, :n], c[:, :n]
+            gates = torch.baddbmm(gates_in[:, start : start + n], h, w_state)
+            start += n
+            ifo = torch.sigmoid(gates[..., : 3 * d])
+            g = torch.tanh(gates[..., 3 * d :])
+            c = torch.addcmul(ifo[..., d : 2 * d] * c, ifo[..., :d], g)
+            if self.cell_clip is not None:
+                c = torch.clamp(c, -self.cell_clip, self.cell_clip)
+            m = ifo[..., 2 * d :] * torch.tanh(c)
+            h = torch.bmm(m, w_proj) if w_proj is not None else m
+            if self.proj_clip is not None and w_proj is not None:
+                h = torch.clamp(h, -self.proj_clip, self.proj_clip)
+            steps.append(h)
+        done_h.append(h)
+        done_c.append(c)
+        out = torch.cat(steps, dim=1) if steps else gates_in.new_zeros(2, 0, self.projection_dim)
+        return out, torch.cat(done_h[::-1], dim=1), torch.cat(done_c[::-1], dim=1)

@@ -1,0 +1,256 @@
+"""Read and write biLMs in the original format: `options.json` + `weights.hdf5`."""
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple, Union
+
+import h5py
+import numpy as np
+import torch
+
+from .errors import ElmoFormatError
+from .nn.bilm import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
+from .options import ElmoOptions
+
+PathLike = Union[str, "os.PathLike[str]"]
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# TensorFlow's gate blocks are i, g (j), f, o; ours are i, f, o, g.
+TF_TO_OURS = [0, 2, 3, 1]
+OURS_TO_TF = [0, 3, 1, 2]
+
+Getter = Callable[[], np.ndarray]
+Setter = Callable[[np.ndarray], None]
+
+
+def read_options(path: PathLike) -> ElmoOptions:
+    """Read and validate an options.json file.
+
+    path (PathLike): The file.
+    RETURNS (ElmoOptions): The validated options.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ElmoFormatError(f"Options file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ElmoFormatError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise ElmoFormatError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return ElmoOptions.from_dict(data, source=str(path))
+
+
+def load_weights_files(
+    options_path: PathLike,
+    weights_path: PathLike,
+    *,
+    stateful: bool = False,
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
+) -> ElmoBiLM:
+    """Build a biLM from an options.json and a weights.hdf5 file.
+
+    Every dataset the options imply must be present with its exact shape, and no
+    other dataset may be: a partial or mismatched load raises ElmoFormatError.
+
+    options_path (PathLike): The options file.
+    weights_path (PathLike): The hdf5 weights.
+    stateful (bool): Carry LSTM state across batches (see ElmoBiLM).
+    token_cache_size (int): Token-layer cache size (see ElmoBiLM).
+    RETURNS (ElmoBiLM): The model, in eval mode, on the CPU.
+    """
+    options = read_options(options_path)
+    model = ElmoBiLM(options, stateful=stateful, token_cache_size=token_cache_size)
+    weights_path = Path(weights_path)
+    with _open_hdf5(weights_path) as f:
+        found = _dataset_names(f)
+        if "char_embed" in found:
+            rows = f["char_embed"].shape[0]
+            if rows not in (261, 262):
+                raise ElmoFormatError(
+                    f"{weights_path}: dataset char_embed has shape {f['char_embed'].shape}, "
+                    f"expected (261, {options.char_dim}) or (262, {options.char_dim})"
+                )
+            model.char_table_rows_in_file = rows
+        expected = _expected_shapes(model)
+        missing = [name for name in expected if name not in found]
+        if missing:
+            raise ElmoFormatError(
+                f"{weights_path}: missing dataset {missing[0]} (expected shape "
+                f"{expected[missing[0]]})" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+            )
+        unknown = sorted(set(found) - set(expected))
+        if unknown:
+            raise ElmoFormatError(
+                f"{weights_path}: unexpected dataset(s) {', '.join(unknown[:5])} for the model "
+                f"{options_path} describes (wrong options file?)"
+            )
+        for name, shape in expected.items():
+            dataset = f[name]
+            if dataset.shape != shape:
+                raise ElmoFormatError(
+                    f"{weights_path}: dataset {name} has shape {dataset.shape}, expected {shape} "
+                    f"(from {options_path})"
+                )
+            if dataset.dtype.kind != "f":
+                raise ElmoFormatError(
+                    f"{weights_path}: dataset {name} has dtype {dataset.dtype}, expected float"
+                )
+        with torch.no_grad():
+            for name, (_, setter) in _tensor_map(model).items():
+                try:
+                    data = np.asarray(f[name][()], dtype=np.float32)
+                except (OSError, RuntimeError, KeyError) as e:
+                    raise ElmoFormatError(
+                        f"{weights_path}: cannot read dataset {name} (truncated or corrupt file?): {e}"
+                    ) from None
+                setter(data)
+    model.eval()
+    return model
+
+
+def save_weights_files(
+    model: ElmoBiLM, directory: PathLike, *, overwrite: bool = False
+) -> Tuple[Path, Path]:
+    """Write a biLM as `options.json` + `weights.hdf5` in the original format.
+
+    Both files are written to temporary names and renamed into place, so an
+    interruption never leaves a half-written file.
+
+    model (ElmoBiLM): The model.
+    directory (PathLike): Where to write; created if needed.
+    overwrite (bool): Replace existing files instead of raising.
+    RETURNS (Tuple[Path, Path]): The options and weights paths.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    options_path, weights_path = directory / "options.json", directory / "weights.hdf5"
+    for path in (options_path, weights_path):
+        if path.exists() and not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    with _atomic_path(weights_path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            for name, (getter, _) in _tensor_map(model).items():
+                f.create_dataset(name, data=getter())
+    with _atomic_path(options_path) as tmp:
+        tmp.write_text(json.dumps(model.options.raw, indent=2) + "\n", encoding="utf8")
+    return options_path, weights_path
+
+
+class _atomic_path:
+    """Context manager giving a temporary path that replaces `path` on success."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(name)
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type: Any, *args: Any) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _open_hdf5(path: Path) -> h5py.File:
+    if not path.is_file():
+        raise ElmoFormatError(f"Weights file not found: {path}")
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head != HDF5_SIGNATURE:
+        raise ElmoFormatError(f"{path} is not an HDF5 file (no HDF5 signature at its start)")
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise ElmoFormatError(f"{path}: cannot open HDF5 file (truncated or corrupt?): {e}") from None
+
+
+def _dataset_names(f: h5py.File) -> List[str]:
+    names: List[str] = []
+    f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return names
+
+
+def _expected_shapes(model: ElmoBiLM) -> Dict[str, Tuple[int, ...]]:
+    return {name: getter().shape for name, (getter, _) in _tensor_map(model).items()}
+
+
+def _tensor_map(model: ElmoBiLM) -> Dict[str, Tuple[Getter, Setter]]:
+    """Every dataset of the file format, with how to read it from the model (in the
+    file's layout) and how to set the model's parameters from it."""
+    enc, lstm = model.char_encoder, model.lstm
+    entries: Dict[str, Tuple[Getter, Setter]] = {}
+    skip = enc.char_embed.shape[0] - model.char_table_rows_in_file
+
+    def set_chars(a: np.ndarray) -> None:
+        enc.char_embed.zero_()
+        enc.char_embed[skip:] = torch.from_numpy(a)
+
+    entries["char_embed"] = (lambda: _np(enc.char_embed)[skip:], set_chars)
+    for i, (weight, bias) in enumerate(zip(enc.conv_weights, enc.conv_biases)):
+        entries[f"CNN/W_cnn_{i}"] = (
+            lambda w=weight: _np(w).transpose(2, 1, 0)[None],
+            lambda a, w=weight: w.copy_(torch.from_numpy(a[0].transpose(2, 1, 0))),
+        )
+        entries[f"CNN/b_cnn_{i}"] = _plain(bias)
+    n = enc.n_filters
+    for k, (weight, bias) in enumerate(zip(enc.highway_weights, enc.highway_biases)):
+        for j, part in enumerate(("transform", "carry")):
+            cols = slice(j * n, (j + 1) * n)
+            entries[f"CNN_high_{k}/W_{part}"] = _plain(weight, (slice(None), cols))
+            entries[f"CNN_high_{k}/b_{part}"] = _plain(bias, (cols,))
+    if enc.proj_weight is not None and enc.proj_bias is not None:
+        entries["CNN_proj/W_proj"] = _plain(enc.proj_weight)
+        entries["CNN_proj/b_proj"] = _plain(enc.proj_bias)
+    for d in range(2):
+        for layer in range(lstm.n_layers):
+            prefix = f"RNN_{d}/RNN/MultiRNNCell/Cell{layer}/LSTMCell/"
+            entries[prefix + "W_0"] = _lstm_kernel(lstm, layer, d)
+            entries[prefix + "B"] = _lstm_bias(lstm, layer, d)
+            if lstm.has_projection:
+                entries[prefix + "W_P_0"] = _plain(lstm.proj_weights[layer], (d,))
+    return entries
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().float().numpy()
+
+
+def _plain(param: torch.Tensor, where: Tuple[Any, ...] = (...,)) -> Tuple[Getter, Setter]:
+    return (
+        lambda: np.ascontiguousarray(_np(param)[where]),
+        lambda a: param[where].copy_(torch.from_numpy(a)),
+    )
+
+
+def _gates(a: np.ndarray, order: List[int]) -> np.ndarray:
+    """Reorder the four gate blocks along the last axis."""
+    blocks = np.split(a, 4, axis=-1)
+    return np.concatenate([blocks[i] for i in order], axis=-1)
+
+
+def _lstm_kernel(lstm: Any, layer: int, d: int) -> Tuple[Getter, Setter]:
+    w_in, w_state = lstm.input_weights[layer], lstm.state_weights[layer]
+
+    def get() -> np.ndarray:
+        return _gates(np.concatenate([_np(w_in[d]), _np(w_state[d])]), OURS_TO_TF)
+
+    def set_(a: np.ndarray) -> None:
+        a = _gates(a, TF_TO_OURS)
+        w_in[d].copy_(torch.from_numpy(a[: w_in.shape[1]]))
+        w_state[d].copy_(torch.from_numpy(a[w_in.shape[1] :]))
+
+    return get, set_
+
+
+def _lstm_bias(lstm: Any, layer: int, d: int) -> Tuple[Getter, Setter]:
+    bias = lstm.biases[layer]
+    return (
+        lambda: _gates(_np(bias[d]), OURS_TO_TF),
+        lambda a: bias[d].copy_(torch.from_numpy(_gates(a, TF_TO_OURS))),
+    )
+
