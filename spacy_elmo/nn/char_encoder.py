@@ -40,6 +40,7 @@ class CharacterEncoder(nn.Module):
             unless the filters' total width already equals output_dim.
         """
         super().__init__()
+        self.chunk_size = 256
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"Unknown char_cnn activation {activation!r}: expected one of {sorted(ACTIVATIONS)}"
@@ -99,11 +100,17 @@ class CharacterEncoder(nn.Module):
             self.proj_bias.zero_()
 
     def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
-        """Encode tokens.
+        """Encode tokens, a bounded chunk at a time (the convolutions' outputs are
+        large: about 370 KB per token for the published filters).
 
         char_ids (torch.Tensor): Long ids (n_tokens, max_chars); 0 is padding.
         RETURNS (torch.Tensor): Token vectors (n_tokens, output_dim).
         """
+        if char_ids.shape[0] <= self.chunk_size:
+            return self._encode(char_ids)
+        return torch.cat([self._encode(chunk) for chunk in char_ids.split(self.chunk_size)])
+
+    def _encode(self, char_ids: torch.Tensor) -> torch.Tensor:
         chars = F.embedding(char_ids, self.char_embed).transpose(1, 2)
         activation = ACTIVATIONS[self.activation]
         # Max over positions first, then the activation (both are monotonic, so

@@ -129,10 +129,13 @@ class ProjectedBiLstm(nn.Module):
         for layer in range(self.n_layers):
             bias = self.biases[layer] + self.forget_offset
             w_in = self.input_weights[layer]
+            step_index: Optional[torch.Tensor] = None
             if layer == 0 and index is not None:
-                table = torch.baddbmm(bias.unsqueeze(1), x.expand(2, -1, -1), w_in)
+                # Gate inputs per table row, gathered step by step: never (2, n_packed, 4 * dim).
+                gates_in = torch.baddbmm(bias.unsqueeze(1), x.expand(2, -1, -1), w_in)
+                gates_in = gates_in.reshape(-1, gates_in.shape[-1])
                 offsets = torch.arange(2, device=index.device).unsqueeze(1) * x.shape[0]
-                gates_in = table.reshape(-1, table.shape[-1])[index + offsets]
+                step_index = index + offsets
             else:
                 gates_in = torch.baddbmm(bias.unsqueeze(1), x, w_in)
             if state is None:
@@ -140,7 +143,8 @@ class ProjectedBiLstm(nn.Module):
                 c0 = gates_in.new_zeros(2, n_rows, self.dim)
             else:
                 h0, c0 = state[0][layer], state[1][layer]
-            out, h_n, c_n = self._run_layer(gates_in, batch_sizes, layer, h0, c0)
+            out, h_n, c_n = self._run_layer(gates_in, step_index, batch_sizes, layer, h0, c0)
+            del gates_in
             finals_h.append(h_n)
             finals_c.append(c_n)
             if layer > 0 and self.use_skip_connections:
@@ -152,12 +156,14 @@ class ProjectedBiLstm(nn.Module):
     def _run_layer(
         self,
         gates_in: torch.Tensor,
+        step_index: Optional[torch.Tensor],
         batch_sizes: Sequence[int],
         layer: int,
         h: torch.Tensor,
         c: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The recurrence of one layer; all input-to-gate products are precomputed."""
+        """The recurrence of one layer; all input-to-gate products are precomputed,
+        packed (2, n_packed, 4 * dim) or, with `step_index`, as rows of a flat table."""
         w_state = self.state_weights[layer]
         w_proj = self.proj_weights[layer] if self.has_projection else None
         d = self.dim
@@ -171,7 +177,11 @@ class ProjectedBiLstm(nn.Module):
                 done_h.append(h[:, n:])
                 done_c.append(c[:, n:])
                 h, c = h[:, :n], c[:, :n]
-            gates = torch.baddbmm(gates_in[:, start : start + n], h, w_state)
+            if step_index is None:
+                step_in = gates_in[:, start : start + n]
+            else:
+                step_in = gates_in[step_index[:, start : start + n]]
+            gates = torch.baddbmm(step_in, h, w_state)
             start += n
             ifo = torch.sigmoid(gates[..., : 3 * d])
             g = torch.tanh(gates[..., 3 * d :])
@@ -185,5 +195,5 @@ class ProjectedBiLstm(nn.Module):
             steps.append(h)
         done_h.append(h)
         done_c.append(c)
-        out = torch.cat(steps, dim=1) if steps else gates_in.new_zeros(2, 0, self.projection_dim)
+        out = torch.cat(steps, dim=1) if steps else h.new_zeros(2, 0, self.projection_dim)
         return out, torch.cat(done_h[::-1], dim=1), torch.cat(done_c[::-1], dim=1)
