@@ -1,4 +1,5 @@
 """Token strings to ELMo character ids (ELMO_SPEC.md section 1)."""
+
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -107,8 +108,6 @@ def unique_tokens(sentences: Sequence[Sequence[str]]) -> Tuple[List[str], np.nda
             )
         for col, token in enumerate(sentence):
             if not isinstance(token, str):
-                raise TypeError(
-                    f"Token {col} of sentence {row} is {type(token).__name__}, not str"
-                )
+                raise TypeError(f"Token {col} of sentence {row} is {type(token).__name__}, not str")
             index[row, col] = lookup.setdefault(token, len(lookup)) + 1
     return list(lookup), index

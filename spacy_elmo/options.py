@@ -1,4 +1,5 @@
 """ELMo model options: the `options.json` schema, its validation, published sizes."""
+
 import copy
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
@@ -159,7 +160,8 @@ def _get(d: Dict[str, Any], key: str, source: str, prefix: str, kind: type) -> A
         value = int(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ElmoFormatError(
-            f"{source}: {prefix}{key} must be {kind.__name__}, found {type(value).__name__} {value!r}"
+            f"{source}: {prefix}{key} must be {kind.__name__}, "
+            f"found {type(value).__name__} {value!r}"
         )
     return value
 
@@ -176,5 +178,7 @@ def _clip(lstm: Dict[str, Any], key: str, source: str) -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ElmoFormatError(f"{source}: lstm.{key} must be a non-negative number, found {value!r}")
+        raise ElmoFormatError(
+            f"{source}: lstm.{key} must be a non-negative number, found {value!r}"
+        )
     return float(value)

@@ -1,4 +1,5 @@
 """Read and write biLMs in the original format: `options.json` + `weights.hdf5`."""
+
 import json
 import os
 import tempfile
@@ -20,7 +21,7 @@ TF_TO_OURS = [0, 2, 3, 1]
 OURS_TO_TF = [0, 3, 1, 2]
 
 Getter = Callable[[], np.ndarray]
-Setter = Callable[[np.ndarray], None]
+Setter = Callable[[np.ndarray], Any]
 
 
 def read_options(path: PathLike) -> ElmoOptions:
@@ -77,7 +78,7 @@ def load_weights_files(
         if missing:
             raise ElmoFormatError(
                 f"{weights_path}: missing dataset {missing[0]} (expected shape "
-                f"{expected[missing[0]]})" + (f" and {len(missing) - 1} more" if len(missing) > 1 else "")
+                f"{expected[missing[0]]}); {len(missing)} of {len(expected)} datasets missing"
             )
         unknown = sorted(set(found) - set(expected))
         if unknown:
@@ -102,7 +103,8 @@ def load_weights_files(
                     data = np.asarray(f[name][()], dtype=np.float32)
                 except (OSError, RuntimeError, KeyError) as e:
                     raise ElmoFormatError(
-                        f"{weights_path}: cannot read dataset {name} (truncated or corrupt file?): {e}"
+                        f"{weights_path}: cannot read dataset {name} "
+                        f"(truncated or corrupt file?): {e}"
                     ) from None
                 setter(data)
     model.eval()
@@ -166,7 +168,9 @@ def _open_hdf5(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as e:
-        raise ElmoFormatError(f"{path}: cannot open HDF5 file (truncated or corrupt?): {e}") from None
+        raise ElmoFormatError(
+            f"{path}: cannot open HDF5 file (truncated or corrupt?): {e}"
+        ) from None
 
 
 def _dataset_names(f: h5py.File) -> List[str]:
@@ -186,16 +190,13 @@ def _tensor_map(model: ElmoBiLM) -> Dict[str, Tuple[Getter, Setter]]:
     entries: Dict[str, Tuple[Getter, Setter]] = {}
     skip = enc.char_embed.shape[0] - model.char_table_rows_in_file
 
-    def set_chars(a: np.ndarray) -> None:
+    def set_chars(a: np.ndarray) -> Any:
         enc.char_embed.zero_()
         enc.char_embed[skip:] = torch.from_numpy(a)
 
     entries["char_embed"] = (lambda: _np(enc.char_embed)[skip:], set_chars)
     for i, (weight, bias) in enumerate(zip(enc.conv_weights, enc.conv_biases)):
-        entries[f"CNN/W_cnn_{i}"] = (
-            lambda w=weight: _np(w).transpose(2, 1, 0)[None],
-            lambda a, w=weight: w.copy_(torch.from_numpy(a[0].transpose(2, 1, 0))),
-        )
+        entries[f"CNN/W_cnn_{i}"] = _conv(weight)
         entries[f"CNN/b_cnn_{i}"] = _plain(bias)
     n = enc.n_filters
     for k, (weight, bias) in enumerate(zip(enc.highway_weights, enc.highway_biases)):
@@ -218,6 +219,14 @@ def _tensor_map(model: ElmoBiLM) -> Dict[str, Tuple[Getter, Setter]]:
 
 def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().float().numpy()
+
+
+def _conv(weight: torch.Tensor) -> Tuple[Getter, Setter]:
+    """PyTorch's (out, in, width) <-> the file's (1, width, in, out)."""
+    return (
+        lambda: _np(weight).transpose(2, 1, 0)[None],
+        lambda a: weight.copy_(torch.from_numpy(a[0].transpose(2, 1, 0))),
+    )
 
 
 def _plain(param: torch.Tensor, where: Tuple[Any, ...] = (...,)) -> Tuple[Getter, Setter]:
@@ -253,4 +262,3 @@ def _lstm_bias(lstm: Any, layer: int, d: int) -> Tuple[Getter, Setter]:
         lambda: _gates(_np(bias[d]), OURS_TO_TF),
         lambda a: bias[d].copy_(torch.from_numpy(_gates(a, TF_TO_OURS))),
     )
-

@@ -1,4 +1,5 @@
 """Pure PyTorch modules of the ELMo biLM (no spaCy or thinc imports)."""
+
 from .bilm import BiLMOutput, ElmoBiLM
 from .char_encoder import CharacterEncoder
 from .lstm import ProjectedBiLstm

@@ -1,4 +1,5 @@
 """The ELMo bidirectional language model: token layer plus contextual layers."""
+
 from typing import Hashable, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -40,6 +41,8 @@ class ElmoBiLM(nn.Module):
     The token layer is computed once per distinct token in a batch; under
     `torch.inference_mode()` a bounded cache also keeps it across batches.
     """
+
+    boundary_ids: torch.Tensor
 
     def __init__(
         self,

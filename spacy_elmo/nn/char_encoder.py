@@ -1,4 +1,5 @@
 """The context-free token layer: character CNN, highway layers and projection."""
+
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -61,9 +62,7 @@ class CharacterEncoder(nn.Module):
         self.conv_weights = nn.ParameterList(
             nn.Parameter(torch.empty(n, char_dim, w)) for w, n in self.filters
         )
-        self.conv_biases = nn.ParameterList(
-            nn.Parameter(torch.empty(n)) for _, n in self.filters
-        )
+        self.conv_biases = nn.ParameterList(nn.Parameter(torch.empty(n)) for _, n in self.filters)
         self.highway_weights = nn.ParameterList(
             nn.Parameter(torch.empty(n_filters, 2 * n_filters)) for _ in range(n_highway)
         )

@@ -1,4 +1,5 @@
 """Stacked forward and backward LSTMs with projection and clipping (ELMO_SPEC.md s. 3)."""
+
 import math
 from typing import List, Optional, Sequence, Tuple
 

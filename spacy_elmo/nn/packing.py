@@ -1,4 +1,5 @@
 """Index arithmetic that packs sentences with BOS/EOS for both directions."""
+
 from dataclasses import dataclass
 from typing import List
 

@@ -1,4 +1,5 @@
 """The per-task weighted mix of biLM layers (ELMO_SPEC.md section 4)."""
+
 from typing import Optional, Sequence
 
 import torch
@@ -29,8 +30,10 @@ class ScalarMix(nn.Module):
         eps (float): Added to the variance in layer normalisation.
         """
         super().__init__()
-        weights = torch.zeros(n_layers) if initial_weights is None else torch.tensor(
-            [float(w) for w in initial_weights]
+        weights = (
+            torch.zeros(n_layers)
+            if initial_weights is None
+            else torch.tensor([float(w) for w in initial_weights])
         )
         if weights.shape != (n_layers,):
             raise ValueError(

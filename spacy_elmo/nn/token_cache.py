@@ -1,4 +1,5 @@
 """A bounded least-recently-used cache of token-layer vectors, keyed by token string."""
+
 from collections import OrderedDict
 from typing import Callable, Hashable, List, Optional, Sequence, Tuple
 
@@ -17,7 +18,7 @@ class TokenCache:
         if capacity < 0:
             raise ValueError(f"token cache size must be >= 0, got {capacity}")
         self.capacity = capacity
-        self._slots: "OrderedDict[str, int]" = OrderedDict()
+        self._slots: OrderedDict[str, int] = OrderedDict()
         self._storage: Optional[torch.Tensor] = None
         self._signature: Optional[Hashable] = None
         self.hits = 0

@@ -1,0 +1,119 @@
+"""The one resolver: any weights reference to a biLM."""
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Tuple, Union
+
+from . import hub
+from .errors import ElmoFormatError
+from .nn.bilm import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
+from .weights import load_weights_files
+
+WeightsRef = Union[str, "os.PathLike[str]", Tuple[Any, Any], Dict[str, Any], ElmoBiLM]
+OPTIONS_FILE = "options.json"
+WEIGHTS_FILE = "weights.hdf5"
+ELMO_FACTORY = "elmo"
+
+ACCEPTED = (
+    "an (options.json, weights.hdf5) pair, a {'options': ..., 'weights': ...} dict, a directory "
+    f"holding {OPTIONS_FILE} and {WEIGHTS_FILE}, a saved spaCy pipeline with an "
+    f"'{ELMO_FACTORY}' component, or a published model name ({', '.join(hub.PUBLISHED_MODELS)})"
+)
+
+
+def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
+    """Find the options and weights files a reference points to.
+
+    ref (WeightsRef): An (options, weights) pair or dict, a directory holding
+        options.json and weights.hdf5 (what pretraining writes), a saved spaCy
+        pipeline (its `elmo` component's directory holds the two files; name the
+        component as `PIPELINE/COMPONENT` if it has several), or a published
+        model's name, looked up in the download cache.
+    RETURNS (Tuple[Path, Path]): The options.json and weights.hdf5 paths.
+    """
+    if isinstance(ref, dict):
+        if set(ref) != {"options", "weights"}:
+            raise ElmoFormatError(
+                "A weights dict needs exactly the keys 'options' and 'weights', "
+                f"found {sorted(ref)}"
+            )
+        return Path(ref["options"]), Path(ref["weights"])
+    if isinstance(ref, (tuple, list)):
+        if len(ref) != 2:
+            raise ElmoFormatError(
+                f"A weights pair is (options.json, weights.hdf5), found {len(ref)} items"
+            )
+        return Path(ref[0]), Path(ref[1])
+    if not isinstance(ref, (str, os.PathLike)):
+        raise ElmoFormatError(
+            f"Cannot use {type(ref).__name__} as ELMo weights: expected {ACCEPTED}"
+        )
+    path = Path(ref)
+    if path.is_dir():
+        if (path / OPTIONS_FILE).exists() or (path / WEIGHTS_FILE).exists():
+            return path / OPTIONS_FILE, path / WEIGHTS_FILE
+        if (path / "config.cfg").is_file():
+            return _pipeline_files(path, None)
+        raise ElmoFormatError(
+            f"{path} holds neither {OPTIONS_FILE} + {WEIGHTS_FILE} "
+            "nor a spaCy pipeline's config.cfg"
+        )
+    if (path.parent / "config.cfg").is_file() and not path.exists():
+        return _pipeline_files(path.parent, path.name)
+    name = hub.canonical_name(str(ref))
+    if name is not None:
+        directory = hub.model_dir(name)
+        if not (directory / WEIGHTS_FILE).is_file():
+            raise ElmoFormatError(
+                f"The published model '{name}' is not in the cache ({directory}). Put its "
+                f"files there as {OPTIONS_FILE} and {WEIGHTS_FILE} "
+                f"(from {hub.urls(name)['weights.hdf5']} and its options file)"
+            )
+        return directory / OPTIONS_FILE, directory / WEIGHTS_FILE
+    raise ElmoFormatError(f"ELMo weights not found: {ref!s} is not {ACCEPTED}")
+
+
+def load_bilm(
+    ref: WeightsRef,
+    *,
+    stateful: bool = False,
+    token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
+) -> ElmoBiLM:
+    """Load a biLM from any weights reference (see resolve_weights).
+
+    ref (WeightsRef): The weights reference, or an ElmoBiLM, returned as it is.
+    stateful (bool): Carry LSTM state across batches (see ElmoBiLM).
+    token_cache_size (int): Token-layer cache size (see ElmoBiLM).
+    RETURNS (ElmoBiLM): The model in eval mode, on the CPU.
+    """
+    if isinstance(ref, ElmoBiLM):
+        return ref
+    options_path, weights_path = resolve_weights(ref)
+    return load_weights_files(
+        options_path, weights_path, stateful=stateful, token_cache_size=token_cache_size
+    )
+
+
+def _pipeline_files(pipeline: Path, component: Union[str, None]) -> Tuple[Path, Path]:
+    from thinc.api import Config
+
+    try:
+        config = Config().from_disk(pipeline / "config.cfg", interpolate=False)
+    except Exception as e:  # thinc raises several types for unparsable configs
+        raise ElmoFormatError(f"{pipeline / 'config.cfg'}: cannot read the config: {e}") from None
+    components = config.get("components", {})
+    names = [n for n, c in components.items() if c.get("factory") == ELMO_FACTORY]
+    if component is not None:
+        if component not in names:
+            raise ElmoFormatError(
+                f"{pipeline}: no '{ELMO_FACTORY}' component named '{component}' "
+                f"(found: {', '.join(names) or 'none'})"
+            )
+        names = [component]
+    if len(names) != 1:
+        raise ElmoFormatError(
+            f"{pipeline}: expected one '{ELMO_FACTORY}' component, found "
+            f"{len(names)} ({', '.join(names) or 'none'}); name one as {pipeline}/NAME"
+        )
+    directory = pipeline / names[0]
+    return directory / OPTIONS_FILE, directory / WEIGHTS_FILE
