@@ -171,3 +171,11 @@ def test_token_cache_is_bounded_and_follows_weight_changes(tiny_bilm):
         fresh = tiny_bilm.token_vectors(["b", "c"])
     np.testing.assert_array_equal(changed.numpy(), fresh.numpy())
     assert not np.allclose(changed.numpy(), again.numpy())
+
+
+@pytest.mark.parametrize("block_rows", [1, 5, 7])
+def test_gate_blocks_do_not_change_results(tiny_bilm, block_rows):
+    expected = embed(tiny_bilm, SENTENCES)
+    tiny_bilm.lstm.gate_block_rows = block_rows
+    for ours, theirs in zip(embed(tiny_bilm, SENTENCES), expected):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6, rtol=0)

@@ -1,7 +1,7 @@
 """Stacked forward and backward LSTMs with projection and clipping (ELMO_SPEC.md s. 3)."""
 
 import math
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -25,6 +25,8 @@ class ProjectedBiLstm(nn.Module):
     """
 
     forget_bias = 1.0
+    # Most packed rows whose input-to-gate products are held at once, per direction.
+    gate_block_rows = 1024
 
     def __init__(
         self,
@@ -115,7 +117,8 @@ class ProjectedBiLstm(nn.Module):
             a table (n_rows, input_dim) shared by both directions.
         batch_sizes (Sequence[int]): Rows running at each time step, non-increasing.
         index (Optional[torch.Tensor]): Long (2, n_packed): the table row of each packed
-            position. The input-to-gate products are then computed once per table row.
+            position. The input-to-gate products are then computed once per table row
+            (when the table has at most `gate_block_rows` rows).
         state (Optional[LstmState]): Initial (h, c), (n_layers, 2, batch_sizes[0], dim)
             each for h of width projection_dim; zeros when None.
         RETURNS (Tuple[List[torch.Tensor], LstmState]): Each layer's packed output
@@ -127,25 +130,22 @@ class ProjectedBiLstm(nn.Module):
         finals_h: List[torch.Tensor] = []
         finals_c: List[torch.Tensor] = []
         x = inputs
+        if index is not None and inputs.shape[0] > self.gate_block_rows:
+            x = inputs[index]  # A large table: pack first, so gate memory stays bounded.
+            index = None
         for layer in range(self.n_layers):
-            bias = self.biases[layer] + self.forget_offset
+            bias = (self.biases[layer] + self.forget_offset).unsqueeze(1)
             w_in = self.input_weights[layer]
-            step_index: Optional[torch.Tensor] = None
             if layer == 0 and index is not None:
-                # Gate inputs per table row, gathered step by step: never (2, n_packed, 4 * dim).
-                gates_in = torch.baddbmm(bias.unsqueeze(1), x.expand(2, -1, -1), w_in)
-                gates_in = gates_in.reshape(-1, gates_in.shape[-1])
-                offsets = torch.arange(2, device=index.device).unsqueeze(1) * x.shape[0]
-                step_index = index + offsets
+                gates_in = self._gathered_gates(x, index, bias, w_in, batch_sizes)
             else:
-                gates_in = torch.baddbmm(bias.unsqueeze(1), x, w_in)
+                gates_in = self._blocked_gates(x, bias, w_in, batch_sizes)
             if state is None:
-                h0 = gates_in.new_zeros(2, n_rows, self.projection_dim)
-                c0 = gates_in.new_zeros(2, n_rows, self.dim)
+                h0 = x.new_zeros(2, n_rows, self.projection_dim)
+                c0 = x.new_zeros(2, n_rows, self.dim)
             else:
                 h0, c0 = state[0][layer], state[1][layer]
-            out, h_n, c_n = self._run_layer(gates_in, step_index, batch_sizes, layer, h0, c0)
-            del gates_in
+            out, h_n, c_n = self._run_layer(gates_in, batch_sizes, layer, h0, c0)
             finals_h.append(h_n)
             finals_c.append(c_n)
             if layer > 0 and self.use_skip_connections:
@@ -154,47 +154,101 @@ class ProjectedBiLstm(nn.Module):
             x = out
         return outputs, (torch.stack(finals_h), torch.stack(finals_c))
 
+    def _gathered_gates(
+        self,
+        table: torch.Tensor,
+        index: torch.Tensor,
+        bias: torch.Tensor,
+        w_in: torch.Tensor,
+        batch_sizes: Sequence[int],
+    ) -> Iterator[torch.Tensor]:
+        """Input-to-gate products computed once per table row (one matrix multiply),
+        then gathered step by step."""
+        gates = torch.baddbmm(bias, table.expand(2, -1, -1), w_in)
+        gates = gates.reshape(-1, gates.shape[-1])
+        index = index + torch.arange(2, device=index.device).unsqueeze(1) * table.shape[0]
+        start = 0
+        for n in batch_sizes:
+            yield gates[index[:, start : start + n]]
+            start += n
+
+    def _blocked_gates(
+        self,
+        x: torch.Tensor,
+        bias: torch.Tensor,
+        w_in: torch.Tensor,
+        batch_sizes: Sequence[int],
+    ) -> Iterator[torch.Tensor]:
+        """Input-to-gate products of many time steps per matrix multiply: all of them,
+        unless that exceeds `gate_block_rows` packed rows, which bounds the memory."""
+        step = 0
+        start = 0
+        while step < len(batch_sizes):
+            end, rows = step, 0
+            while end < len(batch_sizes) and (
+                rows == 0 or rows + batch_sizes[end] <= self.gate_block_rows
+            ):
+                rows += batch_sizes[end]
+                end += 1
+            block = torch.baddbmm(bias, x[:, start : start + rows], w_in)
+            offset = 0
+            for n in batch_sizes[step:end]:
+                yield block[:, offset : offset + n]
+                offset += n
+            del block  # before the next block is computed
+            start += rows
+            step = end
+
     def _run_layer(
         self,
-        gates_in: torch.Tensor,
-        step_index: Optional[torch.Tensor],
+        gates_in: Iterator[torch.Tensor],
         batch_sizes: Sequence[int],
         layer: int,
         h: torch.Tensor,
         c: torch.Tensor,
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The recurrence of one layer; all input-to-gate products are precomputed,
-        packed (2, n_packed, 4 * dim) or, with `step_index`, as rows of a flat table."""
+        """The recurrence of one layer, given each step's input-to-gate products."""
         w_state = self.state_weights[layer]
         w_proj = self.proj_weights[layer] if self.has_projection else None
-        d = self.dim
+        inplace = not torch.is_grad_enabled()
         steps: List[torch.Tensor] = []
         done_h: List[torch.Tensor] = []
         done_c: List[torch.Tensor] = []
-        start = 0
-        for n in batch_sizes:
+        for n, step_in in zip(batch_sizes, gates_in):
             if n < h.shape[1]:
                 # Rows n.. ended at the previous step: keep their final state.
                 done_h.append(h[:, n:])
                 done_c.append(c[:, n:])
                 h, c = h[:, :n], c[:, :n]
-            if step_index is None:
-                step_in = gates_in[:, start : start + n]
-            else:
-                step_in = gates_in[step_index[:, start : start + n]]
             gates = torch.baddbmm(step_in, h, w_state)
-            start += n
-            ifo = torch.sigmoid(gates[..., : 3 * d])
-            g = torch.tanh(gates[..., 3 * d :])
-            c = torch.addcmul(ifo[..., d : 2 * d] * c, ifo[..., :d], g)
-            if self.cell_clip is not None:
-                c = torch.clamp(c, -self.cell_clip, self.cell_clip)
-            m = ifo[..., 2 * d :] * torch.tanh(c)
+            c, m = self._cell(gates, c, inplace)
             h = torch.bmm(m, w_proj) if w_proj is not None else m
             if self.proj_clip is not None and w_proj is not None:
                 h = torch.clamp(h, -self.proj_clip, self.proj_clip)
             steps.append(h)
+            del step_in  # lets the gate generator free its block
         done_h.append(h)
         done_c.append(c)
         out = torch.cat(steps, dim=1) if steps else h.new_zeros(2, 0, self.projection_dim)
         return out, torch.cat(done_h[::-1], dim=1), torch.cat(done_c[::-1], dim=1)
+
+    def _cell(
+        self, gates: torch.Tensor, c: torch.Tensor, inplace: bool
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The new cell and the output before projection, o * tanh(c), from the gate
+        pre-activations (blocks i, f, o, g). Without autograd (`inplace`), the gate
+        buffer is reused, which keeps allocations (and memory fragmentation) low."""
+        d = self.dim
+        if inplace:
+            ifo = gates[..., : 3 * d].sigmoid_()
+            g = gates[..., 3 * d :].tanh_()
+            c = torch.mul(ifo[..., d : 2 * d], c).addcmul_(ifo[..., :d], g)
+            if self.cell_clip is not None:
+                c.clamp_(-self.cell_clip, self.cell_clip)
+            return c, torch.tanh(c).mul_(ifo[..., 2 * d :])
+        ifo = torch.sigmoid(gates[..., : 3 * d])
+        g = torch.tanh(gates[..., 3 * d :])
+        c = torch.addcmul(ifo[..., d : 2 * d] * c, ifo[..., :d], g)
+        if self.cell_clip is not None:
+            c = torch.clamp(c, -self.cell_clip, self.cell_clip)
+        return c, ifo[..., 2 * d :] * torch.tanh(c)
