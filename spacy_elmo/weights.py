@@ -1,5 +1,6 @@
 """Read and write biLMs in the original format: `options.json` + `weights.hdf5`."""
 
+import io
 import json
 import os
 import tempfile
@@ -64,51 +65,88 @@ def load_weights_files(
     model = ElmoBiLM(options, stateful=stateful, token_cache_size=token_cache_size)
     weights_path = Path(weights_path)
     with _open_hdf5(weights_path) as f:
-        found = _dataset_names(f)
-        if "char_embed" in found:
-            rows = f["char_embed"].shape[0]
-            if rows not in (261, 262):
-                raise ElmoFormatError(
-                    f"{weights_path}: dataset char_embed has shape {f['char_embed'].shape}, "
-                    f"expected (261, {options.char_dim}) or (262, {options.char_dim})"
-                )
-            model.char_table_rows_in_file = rows
-        expected = _expected_shapes(model)
-        missing = [name for name in expected if name not in found]
-        if missing:
+        _read_hdf5(model, f, str(weights_path), str(options_path))
+    return model.eval()
+
+
+def bilm_from_bytes(options: Dict[str, Any], weights: bytes, source: str) -> ElmoBiLM:
+    """Build a biLM from an options dict and the bytes of a weights.hdf5 file.
+
+    options (Dict[str, Any]): The options.json content.
+    weights (bytes): The hdf5 file's bytes.
+    source (str): What the bytes are, for error messages.
+    RETURNS (ElmoBiLM): The model, in eval mode, on the CPU.
+    """
+    model = ElmoBiLM(ElmoOptions.from_dict(options, source=f"{source} (options)"))
+    if weights[:8] != HDF5_SIGNATURE:
+        raise ElmoFormatError(f"{source}: the weights are not HDF5 data")
+    try:
+        f = h5py.File(io.BytesIO(weights), "r")
+    except OSError as e:
+        raise ElmoFormatError(f"{source}: cannot read the HDF5 weights: {e}") from None
+    with f:
+        _read_hdf5(model, f, source, f"{source} (options)")
+    return model.eval()
+
+
+def bilm_to_bytes(model: ElmoBiLM) -> bytes:
+    """The bytes of the model's weights.hdf5 file (see save_weights_files)."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        _write_hdf5(model, f)
+    return buffer.getvalue()
+
+
+def _read_hdf5(model: ElmoBiLM, f: h5py.File, source: str, options_source: str) -> None:
+    """Check every dataset's presence and shape, then set the model's parameters."""
+    char_dim = model.options.char_dim
+    found = _dataset_names(f)
+    if "char_embed" in found:
+        rows = f["char_embed"].shape[0]
+        if rows not in (261, 262):
             raise ElmoFormatError(
-                f"{weights_path}: missing dataset {missing[0]} (expected shape "
-                f"{expected[missing[0]]}); {len(missing)} of {len(expected)} datasets missing"
+                f"{source}: dataset char_embed has shape {f['char_embed'].shape}, "
+                f"expected (261, {char_dim}) or (262, {char_dim})"
             )
-        unknown = sorted(set(found) - set(expected))
-        if unknown:
+        model.char_table_rows_in_file = rows
+    expected = _expected_shapes(model)
+    missing = [name for name in expected if name not in found]
+    if missing:
+        raise ElmoFormatError(
+            f"{source}: missing dataset {missing[0]} (expected shape "
+            f"{expected[missing[0]]}); {len(missing)} of {len(expected)} datasets missing"
+        )
+    unknown = sorted(set(found) - set(expected))
+    if unknown:
+        raise ElmoFormatError(
+            f"{source}: unexpected dataset(s) {', '.join(unknown[:5])} for the model "
+            f"{options_source} describes (wrong options file?)"
+        )
+    for name, shape in expected.items():
+        dataset = f[name]
+        if dataset.shape != shape:
             raise ElmoFormatError(
-                f"{weights_path}: unexpected dataset(s) {', '.join(unknown[:5])} for the model "
-                f"{options_path} describes (wrong options file?)"
+                f"{source}: dataset {name} has shape {dataset.shape}, expected {shape} "
+                f"(from {options_source})"
             )
-        for name, shape in expected.items():
-            dataset = f[name]
-            if dataset.shape != shape:
+        if dataset.dtype.kind != "f":
+            raise ElmoFormatError(
+                f"{source}: dataset {name} has dtype {dataset.dtype}, expected float"
+            )
+    with torch.no_grad():
+        for name, (_, setter) in _tensor_map(model).items():
+            try:
+                data = np.asarray(f[name][()], dtype=np.float32)
+            except (OSError, RuntimeError, KeyError) as e:
                 raise ElmoFormatError(
-                    f"{weights_path}: dataset {name} has shape {dataset.shape}, expected {shape} "
-                    f"(from {options_path})"
-                )
-            if dataset.dtype.kind != "f":
-                raise ElmoFormatError(
-                    f"{weights_path}: dataset {name} has dtype {dataset.dtype}, expected float"
-                )
-        with torch.no_grad():
-            for name, (_, setter) in _tensor_map(model).items():
-                try:
-                    data = np.asarray(f[name][()], dtype=np.float32)
-                except (OSError, RuntimeError, KeyError) as e:
-                    raise ElmoFormatError(
-                        f"{weights_path}: cannot read dataset {name} "
-                        f"(truncated or corrupt file?): {e}"
-                    ) from None
-                setter(data)
-    model.eval()
-    return model
+                    f"{source}: cannot read dataset {name} (truncated or corrupt file?): {e}"
+                ) from None
+            setter(data)
+
+
+def _write_hdf5(model: ElmoBiLM, f: h5py.File) -> None:
+    for name, (getter, _) in _tensor_map(model).items():
+        f.create_dataset(name, data=getter())
 
 
 def save_weights_files(
@@ -132,8 +170,7 @@ def save_weights_files(
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
     with _atomic_path(weights_path) as tmp:
         with h5py.File(tmp, "w") as f:
-            for name, (getter, _) in _tensor_map(model).items():
-                f.create_dataset(name, data=getter())
+            _write_hdf5(model, f)
     with _atomic_path(options_path) as tmp:
         tmp.write_text(json.dumps(model.options.raw, indent=2) + "\n", encoding="utf8")
     return options_path, weights_path

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from spacy_elmo import ElmoBiLM, ElmoFormatError, load_weights_files, save_weights_files
+from spacy_elmo.weights import bilm_from_bytes, bilm_to_bytes
 
 from .util import tiny_options
 
@@ -209,3 +210,18 @@ def test_fixture_copy_with_extra_option_keys_round_trips(fixtures_dir, tmp_path)
     model = load_weights_files(tmp_path / "options.json", tmp_path / "weights.hdf5")
     save_weights_files(model, tmp_path / "out")
     assert json.loads((tmp_path / "out" / "options.json").read_text()) == options
+
+
+def test_bytes_round_trip(fixtures_dir, tmp_path):
+    model = load_weights_files(fixtures_dir / "options.json", fixtures_dir / "lm_weights.hdf5")
+    data = bilm_to_bytes(model)
+    again = bilm_from_bytes(model.options.raw, data, "in memory")
+    assert bilm_to_bytes(again) == data
+    save_weights_files(again, tmp_path)
+    assert_bit_identical(
+        datasets(fixtures_dir / "lm_weights.hdf5"), datasets(tmp_path / "weights.hdf5")
+    )
+    with pytest.raises(ElmoFormatError, match="in memory: the weights are not HDF5 data"):
+        bilm_from_bytes(model.options.raw, b"nonsense", "in memory")
+    with pytest.raises(ElmoFormatError, match="in memory: cannot read the HDF5 weights"):
+        bilm_from_bytes(model.options.raw, data[: len(data) // 2], "in memory")
