@@ -1,4 +1,11 @@
-"""spacy-elmo: ELMo for spaCy v3."""
+"""spacy-elmo: ELMo for spaCy v3.
+
+The biLM core (this module's names) needs only PyTorch. The spaCy parts load on
+first use: `ElmoComponent`, `ElmoDocData` and `set_vector_hooks` from here, and the
+`elmo` factory and `spacy-elmo.*` architectures through spaCy's entry points.
+"""
+
+from typing import Any
 
 from .chars import batch_to_ids
 from .embedder import ElmoEmbedder
@@ -13,6 +20,8 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "BiLMOutput",
     "ElmoBiLM",
+    "ElmoComponent",
+    "ElmoDocData",
     "ElmoEmbedder",
     "ElmoFormatError",
     "ElmoOptions",
@@ -24,4 +33,19 @@ __all__ = [
     "make_options",
     "resolve_weights",
     "save_weights_files",
+    "set_vector_hooks",
 ]
+
+_SPACY_PARTS = {
+    "ElmoComponent": "pipeline",
+    "ElmoDocData": "doc_data",
+    "set_vector_hooks": "extensions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SPACY_PARTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_SPACY_PARTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

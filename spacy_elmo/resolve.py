@@ -2,14 +2,14 @@
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, List, Tuple, Union
 
 from . import hub
 from .errors import ElmoFormatError
 from .nn.bilm import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
 from .weights import load_weights_files
 
-WeightsRef = Union[str, "os.PathLike[str]", Tuple[Any, Any], Dict[str, Any], ElmoBiLM]
+WeightsRef = Union[str, "os.PathLike[str]", Tuple[Any, Any], List[Any], Dict[str, Any], ElmoBiLM]
 OPTIONS_FILE = "options.json"
 WEIGHTS_FILE = "weights.hdf5"
 ELMO_FACTORY = "elmo"

@@ -1,5 +1,6 @@
 """The ELMo bidirectional language model: token layer plus contextual layers."""
 
+import os
 from typing import Hashable, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -14,6 +15,10 @@ from .packing import Packing
 from .token_cache import TokenCache
 
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
+
+# A forked child (e.g. `nlp.pipe(n_process=2)`) hangs in its first parallel torch op
+# when the parent already used OpenMP threads: run forked children single-threaded.
+os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
 
 
 class BiLMOutput(NamedTuple):

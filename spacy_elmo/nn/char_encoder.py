@@ -41,7 +41,7 @@ class CharacterEncoder(nn.Module):
             unless the filters' total width already equals output_dim.
         """
         super().__init__()
-        self.chunk_size = 256
+        self.chunk_size = 128
         if activation not in ACTIVATIONS:
             raise ValueError(
                 f"Unknown char_cnn activation {activation!r}: expected one of {sorted(ACTIVATIONS)}"

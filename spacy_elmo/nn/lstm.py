@@ -26,7 +26,7 @@ class ProjectedBiLstm(nn.Module):
 
     forget_bias = 1.0
     # Most packed rows whose input-to-gate products are held at once, per direction.
-    gate_block_rows = 1024
+    gate_block_rows = 512
 
     def __init__(
         self,

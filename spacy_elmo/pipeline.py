@@ -1,0 +1,278 @@
+"""The `elmo` pipeline component: ELMo vectors on every Doc."""
+
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+import numpy as np
+import srsly
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
+from thinc.types import Floats3d
+
+from .doc_data import ElmoDocData
+from .errors import ElmoFormatError
+from .extensions import install_extensions, set_vector_hooks
+from .layers import NO_WEIGHTS, get_bilm, has_bilm, set_bilm
+from .resolve import WeightsRef, load_bilm
+from .weights import load_weights_files, save_weights_files
+
+DEFAULT_CONFIG = """
+[model]
+@architectures = "spacy-elmo.ElmoBiLM.v1"
+max_batch_tokens = 4096
+window = 64
+mixed_precision = false
+"""
+DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG)["model"]
+LAYER_CHOICES = ("mix", "average", "top", "all")
+DTYPES = ("float32", "float16")
+WeightsSetting = Optional[Union[str, List[str]]]
+
+install_extensions()
+
+
+@Language.factory(
+    "elmo",
+    assigns=["doc._.elmo", "token._.elmo", "span._.elmo"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "weights": None,
+        "layers": "average",
+        "mix_weights": None,
+        "dtype": "float32",
+        "vector_hooks": True,
+        "doc_tensor": False,
+    },
+)
+def make_elmo(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats3d]],
+    weights: WeightsSetting,
+    layers: Union[str, int],
+    mix_weights: Optional[List[float]],
+    dtype: str,
+    vector_hooks: bool,
+    doc_tensor: bool,
+) -> "ElmoComponent":
+    """Create the `elmo` component.
+
+    model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v1).
+    weights (Optional[Union[str, List[str]]]): Load these weights now (any weights
+        reference: a directory, an [options, weights] pair, a saved pipeline, a
+        published model's name). Leave empty to load them at initialize.
+    layers (Union[str, int]): What `doc._.elmo` keeps: "average" of the layers, "top",
+        "mix" (softmax(mix_weights)-weighted sum), a layer index, or "all".
+    mix_weights (Optional[List[float]]): Weights (before softmax) for "mix", one per layer.
+    dtype (str): "float32" or "float16" for the stored layers.
+    vector_hooks (bool): Make token/span/doc `.vector` and `.similarity` use ELMo.
+    doc_tensor (bool): Also set `doc.tensor` to the token vectors.
+    """
+    return ElmoComponent(
+        nlp.vocab,
+        model,
+        name,
+        weights=weights,
+        layers=layers,
+        mix_weights=mix_weights,
+        dtype=dtype,
+        vector_hooks=vector_hooks,
+        doc_tensor=doc_tensor,
+    )
+
+
+class ElmoComponent(TrainablePipe):
+    """Compute ELMo layers for every Doc and store them in `doc._.elmo`.
+
+    The biLM is frozen: `update` annotates the training Docs (so later components
+    see ELMo data) and changes no weights.
+    """
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], List[Floats3d]],
+        name: str = "elmo",
+        *,
+        weights: WeightsSetting = None,
+        layers: Union[str, int] = "average",
+        mix_weights: Optional[List[float]] = None,
+        dtype: str = "float32",
+        vector_hooks: bool = True,
+        doc_tensor: bool = False,
+    ) -> None:
+        """See make_elmo."""
+        if isinstance(layers, str) and layers not in LAYER_CHOICES:
+            raise ValueError(
+                f"elmo: layers must be one of {', '.join(LAYER_CHOICES)} or a layer index, "
+                f"got {layers!r}"
+            )
+        if dtype not in DTYPES:
+            raise ValueError(f"elmo: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        if mix_weights is not None and layers != "mix":
+            raise ValueError(f"elmo: mix_weights are only used with layers = 'mix', not {layers!r}")
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.model.attrs["name"] = name
+        self.layers = layers
+        self.mix_weights = mix_weights
+        self.dtype = dtype
+        self.vector_hooks = vector_hooks
+        self.doc_tensor = doc_tensor
+        self.cfg: Dict[str, Any] = {}
+        install_extensions()
+        if weights:
+            self.load_weights(weights)
+
+    def load_weights(self, weights: WeightsRef) -> None:
+        """Load the biLM's weights from any weights reference.
+
+        weights: A directory with options.json + weights.hdf5, an [options, weights]
+            pair, a saved pipeline, a published model's name, or an ElmoBiLM.
+        """
+        set_bilm(self.model, load_bilm(weights))
+        self._check_layers()
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        weights: WeightsSetting = None,
+    ) -> None:
+        """Load the weights given here (from [initialize.components.NAME]) unless the
+        component has them already; fail clearly if it has none.
+
+        get_examples (Callable[[], Iterable[Example]]): Unused: the biLM is pretrained.
+        nlp (Optional[Language]): The pipeline.
+        weights (Optional[Union[str, List[str]]]): Any weights reference.
+        """
+        if weights:
+            self.load_weights(weights)
+        if not has_bilm(self.model):
+            raise ValueError(NO_WEIGHTS.format(name=self.name))
+
+    def predict(self, docs: Iterable[Doc]) -> List[Floats3d]:
+        """Every biLM layer of every token: per Doc (n_layers + 1, n_tokens, dim)."""
+        docs = list(docs)
+        get_bilm(self.model)  # a clear error before any work when weights are missing
+        return self.model.predict(docs)
+
+    def set_annotations(self, docs: Iterable[Doc], outputs: List[Floats3d]) -> None:
+        """Store the chosen layers in doc._.elmo; set the vector hooks and doc.tensor."""
+        names = self.layer_names
+        for doc, layers in zip(docs, outputs):
+            data = self._reduce(self.model.ops.to_numpy(layers), names)
+            doc._.elmo = data
+            if self.vector_hooks:
+                set_vector_hooks(doc)
+            if self.doc_tensor:
+                doc.tensor = data.vectors
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Annotate the predicted Docs of the examples; the biLM stays frozen."""
+        examples = list(examples)
+        docs = [eg.predicted for eg in examples]
+        self.set_annotations(docs, self.predict(docs))
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        return losses
+
+    @property
+    def layer_names(self) -> List[str]:
+        """Names of the biLM's layers: "token", then "lstm1".. per LSTM layer."""
+        n_layers = get_bilm(self.model).n_output_layers
+        return ["token"] + [f"lstm{i}" for i in range(1, n_layers)]
+
+    def _reduce(self, layers: np.ndarray, names: List[str]) -> ElmoDocData:
+        choice = self.layers
+        if choice == "all":
+            kept, kept_names = layers, names
+        elif choice == "average":
+            kept, kept_names = layers.mean(axis=0, keepdims=True), ["average"]
+        elif choice == "top":
+            kept, kept_names = layers[-1:], ["top"]
+        elif choice == "mix":
+            w = np.asarray(self.mix_weights or [0.0] * len(names), dtype=np.float64)
+            w = np.exp(w - w.max())
+            w /= w.sum()
+            kept = np.tensordot(w.astype(layers.dtype), layers, axes=(0, 0))[None]
+            kept_names = ["mix"]
+        else:
+            index = int(choice) % len(names)
+            kept, kept_names = layers[index : index + 1], [names[index]]
+        return ElmoDocData(np.ascontiguousarray(kept, dtype=self.dtype), kept_names)
+
+    def _check_layers(self) -> None:
+        """Fail clearly when the settings do not fit the loaded biLM."""
+        n_layers = len(self.layer_names)
+        if isinstance(self.layers, int) and not -n_layers <= self.layers < n_layers:
+            raise ValueError(
+                f"{self.name}: layers = {self.layers} but the biLM has {n_layers} layers "
+                f"(0..{n_layers - 1})"
+            )
+        if self.mix_weights is not None and len(self.mix_weights) != n_layers:
+            raise ValueError(
+                f"{self.name}: {len(self.mix_weights)} mix_weights for a biLM with "
+                f"{n_layers} layers"
+            )
+
+    def _shape_cfg(self) -> Dict[str, Any]:
+        bilm = get_bilm(self.model)
+        return {"n_output_layers": bilm.n_output_layers, "output_dim": bilm.output_dim}
+
+    def _check_shape_cfg(self, cfg: Dict[str, Any], source: str) -> None:
+        if cfg and has_bilm(self.model) and cfg != self._shape_cfg():
+            raise ElmoFormatError(
+                f"{source}: the saved component describes a biLM with {cfg}, but its "
+                f"weights give {self._shape_cfg()}"
+            )
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
+        """Write the component: `cfg`, and the biLM as options.json + weights.hdf5
+        (the original format: AllenNLP-style tools read it, nothing is pickled)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg = self._shape_cfg() if has_bilm(self.model) else {}
+        srsly.write_json(path / "cfg", cfg)
+        if has_bilm(self.model):
+            save_weights_files(get_bilm(self.model), path, overwrite=True)
+
+    def from_disk(
+        self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
+    ) -> "ElmoComponent":
+        """Load what to_disk wrote."""
+        path = Path(path)
+        cfg = srsly.read_json(path / "cfg") if (path / "cfg").exists() else {}
+        if (path / "weights.hdf5").exists():
+            bilm = load_weights_files(path / "options.json", path / "weights.hdf5")
+            set_bilm(self.model, bilm)
+            self._check_layers()
+        self._check_shape_cfg(cfg, str(path))
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """Serialize the component (the weights as hdf5 bytes inside msgpack)."""
+        cfg = self._shape_cfg() if has_bilm(self.model) else {}
+        return srsly.msgpack_dumps({"cfg": cfg, "model": self.model.to_bytes()})
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "ElmoComponent":
+        """Load what to_bytes wrote."""
+        msg = srsly.msgpack_loads(bytes_data)
+        self.model.from_bytes(msg["model"])
+        if has_bilm(self.model):
+            self._check_layers()
+        self._check_shape_cfg(msg["cfg"], f"{self.name} bytes")
+        return self
