@@ -12,6 +12,7 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 from thinc.types import Floats3d
+from thinc.util import to_numpy
 
 from .doc_data import ElmoDocData
 from .errors import ElmoFormatError
@@ -167,7 +168,7 @@ class ElmoComponent(TrainablePipe):
         """Store the chosen layers in doc._.elmo; set the vector hooks and doc.tensor."""
         names = self.layer_names
         for doc, layers in zip(docs, outputs):
-            data = self._reduce(self.model.ops.to_numpy(layers), names)
+            data = self._reduce(to_numpy(layers), names)  # numpy, also from a GPU
             doc._.elmo = data
             if self.vector_hooks:
                 set_vector_hooks(doc)

@@ -165,11 +165,19 @@ class ProjectedBiLstm(nn.Module):
         """Input-to-gate products computed once per table row (one matrix multiply),
         then gathered step by step."""
         gates = torch.baddbmm(bias, table.expand(2, -1, -1), w_in)
-        gates = gates.reshape(-1, gates.shape[-1])
+        width = gates.shape[-1]
+        gates = gates.reshape(-1, width)
         index = index + torch.arange(2, device=index.device).unsqueeze(1) * table.shape[0]
+        # Without autograd, every step gathers into one reused buffer.
+        buffer = None if torch.is_grad_enabled() else gates.new_empty(2 * batch_sizes[0] * width)
         start = 0
         for n in batch_sizes:
-            yield gates[index[:, start : start + n]]
+            rows = index[:, start : start + n].reshape(-1)
+            if buffer is None:
+                yield gates[rows].view(2, n, width)
+            else:
+                out = buffer[: 2 * n * width].view(2 * n, width)
+                yield torch.index_select(gates, 0, rows, out=out).view(2, n, width)
             start += n
 
     def _blocked_gates(
@@ -220,7 +228,10 @@ class ProjectedBiLstm(nn.Module):
                 done_h.append(h[:, n:])
                 done_c.append(c[:, n:])
                 h, c = h[:, :n], c[:, :n]
-            gates = torch.baddbmm(step_in, h, w_state)
+            if inplace:  # step_in is a scratch buffer or a view of a block: reuse it
+                gates = step_in.baddbmm_(h, w_state)
+            else:
+                gates = torch.baddbmm(step_in, h, w_state)
             c, m = self._cell(gates, c, inplace)
             h = torch.bmm(m, w_proj) if w_proj is not None else m
             if self.proj_clip is not None and w_proj is not None:
