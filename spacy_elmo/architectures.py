@@ -12,7 +12,7 @@ from .layers import ElmoBiLMModel
 
 @registry.architectures("spacy-elmo.ElmoBiLM.v1")
 def ElmoBiLM_v1(
-    max_batch_tokens: int = 4096, window: int = 64, mixed_precision: bool = False
+    max_batch_tokens: int = 1024, window: int = 64, mixed_precision: bool = False
 ) -> Model[List[Doc], List[Floats3d]]:
     """The ELMo biLM over Docs: every layer of every token, per Doc.
 

@@ -22,7 +22,7 @@ NO_WEIGHTS = (
 
 
 def ElmoBiLMModel(
-    *, max_batch_tokens: int = 4096, window: int = 64, mixed_precision: bool = False
+    *, max_batch_tokens: int = 1024, window: int = 64, mixed_precision: bool = False
 ) -> Model[List[Doc], List[Floats3d]]:
     """Run the ELMo biLM over Docs, one sentence (or window) at a time.
 

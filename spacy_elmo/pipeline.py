@@ -24,7 +24,7 @@ from .weights import load_weights_files, save_weights_files
 DEFAULT_CONFIG = """
 [model]
 @architectures = "spacy-elmo.ElmoBiLM.v1"
-max_batch_tokens = 4096
+max_batch_tokens = 1024
 window = 64
 mixed_precision = false
 """
