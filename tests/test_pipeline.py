@@ -314,3 +314,18 @@ def test_spacy_package_requires_spacy_elmo(weights_dir, tmp_path):
     meta = srsly.read_json(tmp_path / "out" / "en_elmo_test-0.0.1" / "meta.json")
     assert any(r.startswith("spacy-elmo") for r in meta["requirements"])
     assert list((tmp_path / "out" / "en_elmo_test-0.0.1" / "dist").glob("*.tar.gz"))
+
+
+def test_bilm_layer_backpropagates_into_the_weights(weights_dir):
+    """The thinc layer's training path (used when the biLM is fine-tuned)."""
+    nlp = make_nlp(weights_dir)
+    model = nlp.get_pipe("elmo").model
+    docs = [nlp.make_doc("Gradients flow back"), nlp.make_doc("Two docs")]
+    outputs, backprop = model.begin_update(docs)
+    np.testing.assert_allclose(outputs[0], model.predict(docs)[0], atol=1e-6)
+    bilm = model.shims[0]._model
+    bilm.zero_grad()
+    backprop([np.ones_like(o) for o in outputs])
+    grads = [p.grad for p in bilm.parameters()]
+    assert all(g is not None for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
