@@ -124,34 +124,28 @@ def test_error_truncated_file(saved, keep):
         load(saved)
 
 
-def test_error_missing_dataset(saved):
+@pytest.mark.parametrize(
+    "name,replacement,message",
+    [
+        (
+            "CNN_high_0/W_carry",
+            None,
+            r"missing dataset CNN_high_0/W_carry \(expected shape \(20, 20\)\)",
+        ),
+        (
+            "CNN_proj/W_proj",
+            (20, 9),
+            r"dataset CNN_proj/W_proj has shape \(20, 9\), expected \(20, 8\)",
+        ),
+        ("char_embed", (300, 4), r"dataset char_embed has shape \(300, 4\), expected \(261, 4\)"),
+    ],
+)
+def test_error_dataset_missing_or_misshapen(saved, name, replacement, message):
     with h5py.File(saved[1], "a") as f:
-        del f["CNN_high_0/W_carry"]
-    with pytest.raises(
-        ElmoFormatError,
-        match=r"weights.hdf5: missing dataset CNN_high_0/W_carry \(expected shape \(20, 20\)\)",
-    ):
-        load(saved)
-
-
-def test_error_wrong_shape(saved):
-    with h5py.File(saved[1], "a") as f:
-        del f["CNN_proj/W_proj"]
-        f["CNN_proj/W_proj"] = np.zeros((20, 9), np.float32)
-    with pytest.raises(
-        ElmoFormatError,
-        match=r"weights.hdf5: dataset CNN_proj/W_proj has shape \(20, 9\), expected \(20, 8\)",
-    ):
-        load(saved)
-
-
-def test_error_char_table_rows(saved):
-    with h5py.File(saved[1], "a") as f:
-        del f["char_embed"]
-        f["char_embed"] = np.zeros((300, 4), np.float32)
-    with pytest.raises(
-        ElmoFormatError, match=r"char_embed has shape \(300, 4\), expected \(261, 4\)"
-    ):
+        del f[name]
+        if replacement is not None:
+            f[name] = np.zeros(replacement, np.float32)
+    with pytest.raises(ElmoFormatError, match="weights.hdf5: " + message):
         load(saved)
 
 
