@@ -1,8 +1,9 @@
 """Command-line interface: `python -m spacy_elmo COMMAND`."""
 
+import contextlib
 import tempfile
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -68,6 +69,180 @@ def demo(
     typer.echo("Cosine similarity of 'bank' across the sentences (layer average):")
     for i, row in enumerate(unit @ unit.T):
         typer.echo("  " + " ".join(f"{v:5.2f}" for v in row) + f"   sentence {i}")
+
+
+@contextlib.contextmanager
+def _user_errors() -> Iterator[None]:
+    """Report bad input (files, options, weights) as one line and exit code 1."""
+    try:
+        yield
+    except (ValueError, FileExistsError) as e:
+        typer.echo(f"Error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _parse_shard(shard: Optional[str]) -> Tuple[int, int]:
+    if shard is None:
+        return 0, 1
+    try:
+        k, n = (int(part) for part in shard.split("/"))
+    except ValueError:
+        raise typer.BadParameter(f"--shard must look like K/N, got {shard!r}") from None
+    if not 0 <= k < n:
+        raise typer.BadParameter(f"--shard K/N needs 0 <= K < N, got {shard!r}")
+    return k, n
+
+
+@app.command()
+def embed(
+    input_path: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="Text, one sentence a line"
+    ),
+    output: Path = typer.Argument(..., help="hdf5 file to write"),
+    weights: str = typer.Option(..., "--weights", "-w", help="Any weights reference"),
+    mode: str = typer.Option("all", "--mode", help="all | top | average | mix"),
+    mix: Optional[str] = typer.Option(None, "--mix", help="Weights for --mode mix: a,b,c"),
+    layout: str = typer.Option("per-line", "--layout", help="per-line (AllenNLP) | concat"),
+    batch_size: int = typer.Option(64, "--batch-size", help="Sentences per forward pass"),
+    device: str = typer.Option("cpu", "--device", help="cpu, or a CUDA index such as 0"),
+    use_spacy: Optional[str] = typer.Option(
+        None, "--use-spacy", help="Tokenize raw text with this spaCy pipeline (or blank:LANG)"
+    ),
+    shard: Optional[str] = typer.Option(None, "--shard", help="K/N: embed lines i with i % N == K"),
+    replace_errors: bool = typer.Option(False, "--replace-errors", help="Replace bad UTF-8"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads"),
+) -> None:
+    """Embed a file of sentences (whitespace-tokenized unless --use-spacy) into hdf5.
+
+    The per-line layout is AllenNLP's: a dataset per line, keyed by the line index,
+    of shape (n_layers + 1, n_tokens, dim) for --mode all and (n_tokens, dim)
+    otherwise, plus `sentence_to_index`. --layout concat writes `vectors` (every
+    token of every line, concatenated), `offsets` and `line_index` instead, for
+    corpora of any size. The output is written under a temporary name and renamed
+    when complete. Shards written with --shard are joined by `merge`.
+    """
+    from tqdm import tqdm
+
+    from .embed_file import embed_to_hdf5, make_reducer, read_lines
+
+    if output.exists() and not force:
+        raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
+    k, n = _parse_shard(shard)
+    with _user_errors():
+        reducer = make_reducer(mode, [float(w) for w in mix.split(",")] if mix else None)
+        embedder = ElmoEmbedder(
+            weights,
+            device=int(device) if device.isdigit() else device,
+            batch_size=batch_size,
+            n_threads=threads,
+        )
+    tokenize = _tokenizer(use_spacy)
+    lines = ((i, text) for i, text in read_lines(input_path, replace_errors=replace_errors))
+    items = ((i, text, tokenize(text)) for i, text in lines if i % n == k)
+    with _user_errors(), tqdm(unit=" sentences", desc="embed") as bar:
+        count = embed_to_hdf5(
+            embedder, items, output, reducer=reducer, layout=layout, on_sentence=bar.update
+        )
+    typer.echo(f"Wrote {count} lines to {output}")
+
+
+def _tokenizer(use_spacy: Optional[str]) -> Callable[[str], List[str]]:
+    if use_spacy is None:
+        return str.split
+    import spacy
+
+    if use_spacy.startswith("blank:"):
+        nlp = spacy.blank(use_spacy.split(":", 1)[1])
+    else:
+        nlp = spacy.load(use_spacy)
+    return lambda text: [t.text for t in nlp.make_doc(text) if not t.is_space]
+
+
+@app.command()
+def merge(
+    output: Path = typer.Argument(..., help="hdf5 file to write"),
+    shards: List[Path] = typer.Argument(..., exists=True, help="Shard files from embed --shard"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing output"),
+) -> None:
+    """Join the shards of an `embed --shard K/N` run into one file."""
+    from .embed_file import merge_shards
+
+    if output.exists() and not force:
+        raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
+    with _user_errors():
+        count = merge_shards(shards, output)
+    typer.echo(f"Wrote {count} lines to {output}")
+
+
+@app.command()
+def info(weights: str = typer.Argument(..., help="Any weights reference")) -> None:
+    """Print a biLM's options, sizes, parameter count and weights checksum."""
+    import hashlib
+    import json
+
+    from .resolve import load_bilm, resolve_weights
+
+    with _user_errors():
+        options_path, weights_path = resolve_weights(weights)
+        bilm = load_bilm((options_path, weights_path))
+    digest = hashlib.sha256()
+    with weights_path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    o = bilm.options
+    typer.echo(f"options:    {options_path}")
+    typer.echo(f"weights:    {weights_path}")
+    typer.echo(f"sha256:     {digest.hexdigest()}")
+    typer.echo(f"parameters: {sum(p.numel() for p in bilm.parameters()):,}")
+    typer.echo(
+        f"char CNN:   {o.char_dim}-dim chars, filters {[list(f) for f in o.filters]} "
+        f"({o.n_filters} total, {o.activation}), {o.n_highway} highway"
+    )
+    typer.echo(
+        f"LSTM:       {o.n_layers} layers x 2 directions, cell {o.dim}, projection "
+        f"{o.projection_dim}, clips {o.cell_clip}/{o.proj_clip}, skip {o.use_skip_connections}"
+    )
+    typer.echo(f"output:     {bilm.n_output_layers} layers of {bilm.output_dim}")
+    typer.echo("options.json: " + json.dumps(o.raw, sort_keys=True))
+
+
+@app.command()
+def convert(
+    source: str = typer.Argument(..., help="Any weights reference"),
+    output: Path = typer.Argument(..., help="Directory to write"),
+    to: str = typer.Option("files", "--to", help="files (options.json + weights.hdf5) | pipeline"),
+    lang: str = typer.Option("en", "--lang", help="Language of a new pipeline"),
+    force: bool = typer.Option(False, "--force", help="Overwrite existing files"),
+) -> None:
+    """Convert between a saved pipeline's `elmo` component and options.json + weights.hdf5.
+
+    --to files writes the biLM of any weights reference (e.g. a saved pipeline) as
+    options.json + weights.hdf5; --to pipeline writes a blank spaCy pipeline with an
+    `elmo` component holding the weights.
+    """
+    from .resolve import load_bilm
+
+    with _user_errors():
+        bilm = load_bilm(source)
+    if to == "files":
+        with _user_errors():
+            save_weights_files(bilm, output, overwrite=force)
+    elif to == "pipeline":
+        import spacy
+
+        if output.exists() and any(output.iterdir()) and not force:
+            raise typer.BadParameter(f"{output} is not empty; pass --force to overwrite it")
+        from .pipeline import ElmoComponent
+
+        nlp = spacy.blank(lang)
+        component = nlp.add_pipe("elmo")
+        assert isinstance(component, ElmoComponent)
+        component.load_weights(bilm)
+        nlp.to_disk(output)
+    else:
+        raise typer.BadParameter(f"--to must be files or pipeline, got {to!r}")
+    typer.echo(f"Wrote {output}")
 
 
 if __name__ == "__main__":
