@@ -245,5 +245,26 @@ def convert(
     typer.echo(f"Wrote {output}")
 
 
+@app.command()
+def download(
+    name: str = typer.Argument(..., help="small, medium, original or original-5.5B"),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Default: $SPACY_ELMO_CACHE"),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="Another mirror"),
+    force: bool = typer.Option(False, "--force", help="Download again"),
+) -> None:
+    """Download a published model into the cache, where every weights setting can
+    then name it. Resumes partial downloads; checks every dataset's shape before the
+    files are moved into place."""
+    from .download import download_model
+    from .errors import DownloadError
+
+    try:
+        directory = download_model(name, cache=cache, base_url=base_url, force=force)
+    except (DownloadError, ValueError) as e:
+        typer.echo(f"Error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{name} is in {directory}")
+
+
 if __name__ == "__main__":
     app()

@@ -65,9 +65,9 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
         directory = hub.model_dir(name)
         if not (directory / WEIGHTS_FILE).is_file():
             raise ElmoFormatError(
-                f"The published model '{name}' is not in the cache ({directory}). Put its "
-                f"files there as {OPTIONS_FILE} and {WEIGHTS_FILE} "
-                f"(from {hub.urls(name)['weights.hdf5']} and its options file)"
+                f"The published model '{name}' is not in the cache ({directory}): run "
+                f"`python -m spacy_elmo download {name}`, or put its files there as "
+                f"{OPTIONS_FILE} and {WEIGHTS_FILE}"
             )
         return directory / OPTIONS_FILE, directory / WEIGHTS_FILE
     raise ElmoFormatError(f"ELMo weights not found: {ref!s} is not {ACCEPTED}")

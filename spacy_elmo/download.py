@@ -1,0 +1,224 @@
+"""Download a published ELMo model into the cache, resumably and verified.
+
+Each file is streamed to `<name>.part` next to its final name. An interrupted
+download keeps its `.part`, and the next call resumes it with an HTTP Range
+request. Only when both files are complete and pass the structural check (every
+dataset present with the shape the options imply) are they renamed into place,
+so the cache never holds a half-written or mismatched model.
+"""
+
+import os
+import re
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Tuple
+
+import requests
+import urllib3
+
+from . import hub
+from .errors import DownloadError, ElmoFormatError
+from .resolve import OPTIONS_FILE, WEIGHTS_FILE
+from .weights import load_weights_files
+
+BASE_URL_ENV = "SPACY_ELMO_BASE_URL"
+PART_SUFFIX = ".part"
+CHUNK_SIZE = 1 << 20
+# (connect, read) timeouts in seconds; the read timeout applies to each chunk.
+TIMEOUT: Tuple[float, float] = (15.0, 60.0)
+
+
+def download_model(
+    name: str,
+    *,
+    cache: Optional[Path] = None,
+    base_url: Optional[str] = None,
+    force: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Download a published model's options.json and weights.hdf5 into the cache.
+
+    name (str): A published model: short name or file stem (see hub.canonical_name).
+    cache (Optional[Path]): The cache directory; defaults to hub.cache_dir().
+    base_url (Optional[str]): Replaces hub.BASE_URL as the prefix of the download
+        addresses; defaults to $SPACY_ELMO_BASE_URL, else hub.BASE_URL.
+    force (bool): Download again even if the cache holds a valid copy, discarding
+        any partial download.
+    progress (bool): Show a progress bar per file.
+    RETURNS (Path): The model's directory, holding options.json and weights.hdf5.
+    """
+    short = hub.canonical_name(name)
+    if short is None:
+        raise ElmoFormatError(
+            f"Unknown ELMo model '{name}': the published models are "
+            f"{', '.join(hub.PUBLISHED_MODELS)}"
+        )
+    directory = Path(cache) if cache is not None else hub.cache_dir()
+    directory = directory / short
+    finals = {OPTIONS_FILE: directory / OPTIONS_FILE, WEIGHTS_FILE: directory / WEIGHTS_FILE}
+    parts = {key: path.with_name(path.name + PART_SUFFIX) for key, path in finals.items()}
+    if not force and _is_valid(finals[OPTIONS_FILE], finals[WEIGHTS_FILE]):
+        return directory
+    directory.mkdir(parents=True, exist_ok=True)
+    if force:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+    addresses = model_urls(short, base_url)
+    with requests.Session() as session:
+        for key in (OPTIONS_FILE, WEIGHTS_FILE):
+            _fetch(session, addresses[key], parts[key], progress=progress)
+    try:
+        load_weights_files(parts[OPTIONS_FILE], parts[WEIGHTS_FILE])
+    except (ValueError, OSError, KeyError, TypeError, RuntimeError) as e:
+        for part in parts.values():
+            part.unlink(missing_ok=True)
+        raise ElmoFormatError(
+            f"The download of '{short}' is corrupt ({addresses[WEIGHTS_FILE]} and its "
+            f"options file); the partial files were deleted: {e}"
+        ) from None
+    # Options first: the resolver looks for weights.hdf5, so once that appears
+    # the matching options.json is already in place.
+    for key in (OPTIONS_FILE, WEIGHTS_FILE):
+        os.replace(parts[key], finals[key])
+    return directory
+
+
+def model_urls(name: str, base_url: Optional[str] = None) -> Dict[str, str]:
+    """The download addresses of a published model, under another base if given.
+
+    name (str): The model's short name (a key of hub.PUBLISHED_MODELS).
+    base_url (Optional[str]): Replaces hub.BASE_URL; defaults to
+        $SPACY_ELMO_BASE_URL, else hub.BASE_URL itself.
+    RETURNS (Dict[str, str]): "options.json" and "weights.hdf5" -> address.
+    """
+    base = base_url or os.environ.get(BASE_URL_ENV) or hub.BASE_URL
+    base = base.rstrip("/")
+    return {key: base + url[len(hub.BASE_URL) :] for key, url in hub.urls(name).items()}
+
+
+def _is_valid(options_path: Path, weights_path: Path) -> bool:
+    if not (options_path.is_file() and weights_path.is_file()):
+        return False
+    try:
+        load_weights_files(options_path, weights_path)
+    except (ValueError, OSError, KeyError, TypeError, RuntimeError):
+        return False
+    return True
+
+
+def _fetch(session: requests.Session, url: str, part: Path, *, progress: bool) -> None:
+    """Complete `part` from `url`, resuming from its current size."""
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Accept-Encoding": "identity"}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    try:
+        response = session.get(url, headers=headers, stream=True, timeout=TIMEOUT)
+    except requests.RequestException as e:
+        raise DownloadError(f"Cannot download {url}: {e}") from None
+    with response:
+        status = response.status_code
+        if status == 416 and have:
+            total = _range_total(response.headers.get("Content-Range", ""))
+            if total is None or total == have:
+                return  # the .part is already complete
+            # The .part is longer than the file: start again.
+            part.unlink()
+            response.close()
+            _fetch(session, url, part, progress=progress)
+            return
+        if status == 206 and have:
+            start, total = _content_range(response.headers.get("Content-Range", ""))
+            if start != have:
+                raise DownloadError(
+                    f"Cannot resume {url}: asked for bytes from {have}, the server "
+                    f"sent {response.headers.get('Content-Range')!r}"
+                )
+            mode = "ab"
+        elif status == 200:
+            have = 0  # no Range request, or the server ignored it: start from zero
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            mode = "wb"
+        else:
+            raise DownloadError(f"Cannot download {url}: HTTP {status} {response.reason}")
+        received = _stream(response, part, mode, have, total, progress=progress)
+    if total is not None and received != total:
+        if received > total:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"Download of {url} failed: received {received} bytes, more than the "
+                f"{total} the server announced; the partial file was deleted"
+            )
+        raise DownloadError(
+            f"Download of {url} is incomplete: received {received} of {total} bytes "
+            f"(kept in {part}; run the download again to resume)"
+        )
+
+
+def _stream(
+    response: requests.Response,
+    part: Path,
+    mode: str,
+    have: int,
+    total: Optional[int],
+    *,
+    progress: bool,
+) -> int:
+    """Write the response body to `part`; return the size of `part` afterwards."""
+    from tqdm import tqdm
+
+    received = have
+    url = response.url
+    bar = tqdm(
+        total=total,
+        initial=have,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=part.name[: -len(PART_SUFFIX)],
+        disable=not progress,
+    )
+    with bar, part.open(mode) as fh:
+        try:
+            for chunk in _chunks(response):
+                fh.write(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
+            fh.flush()
+            expected = f" of {total}" if total is not None else ""
+            raise DownloadError(
+                f"Download of {url} was interrupted after {received}{expected} bytes "
+                f"(kept in {part}; run the download again to resume): {e}"
+            ) from None
+    return received
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The response body, as it arrives. urllib3's read1 hands over whatever came
+    in, so an interruption loses nothing already received; iter_content (the
+    fallback for older urllib3) drops a partly filled chunk."""
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is None:
+        yield from response.iter_content(chunk_size=CHUNK_SIZE)
+        return
+    while True:
+        chunk = read1(CHUNK_SIZE, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _content_range(value: str) -> Tuple[Optional[int], Optional[int]]:
+    """(start, total) of a `bytes START-END/TOTAL` header (total None if `*`)."""
+    match = re.fullmatch(r"\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*", value)
+    if match is None:
+        return None, None
+    total = None if match.group(3) == "*" else int(match.group(3))
+    return int(match.group(1)), total
+
+
+def _range_total(value: str) -> Optional[int]:
+    """The total of a 416 answer's `bytes */TOTAL` header."""
+    match = re.fullmatch(r"\s*bytes\s+\*/(\d+)\s*", value)
+    return int(match.group(1)) if match else None

@@ -1,0 +1,272 @@
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import pytest
+import torch
+
+from spacy_elmo import ElmoBiLM, ElmoFormatError, load_bilm, save_weights_files
+from spacy_elmo import download as download_module
+from spacy_elmo.download import download_model, model_urls
+from spacy_elmo.errors import DownloadError
+
+from .util import tiny_options
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Serves `server.files` (path -> bytes) with Range support and injected faults."""
+
+    server: "FileServer"
+
+    def log_message(self, *args):  # keep the test output quiet
+        pass
+
+    def do_GET(self):
+        srv = self.server
+        body = srv.files.get(self.path)
+        range_header = self.headers.get("Range")
+        record = {"path": self.path, "range": range_header, "sent": 0}
+        srv.log.append(record)
+        if body is None:
+            self.send_error(404)
+            return
+        size, start, status = len(body), 0, 200
+        if range_header and srv.honour_range:
+            start = int(range_header.split("=")[1].split("-")[0])
+            if start >= size:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            status = 206
+        self.send_response(status)
+        self.send_header("Content-Length", str(size - start))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        self.end_headers()
+        payload = body[start:]
+        fault = srv.faults.pop(self.path, None)
+        if fault is not None:
+            kind, n = fault
+            self.wfile.write(payload[:n])
+            self.wfile.flush()
+            record["sent"] = n
+            if kind == "stall":  # stop sending, keep the connection open
+                time.sleep(0.6)
+            if kind == "drop":  # abortive close (RST)
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+        record["sent"] = len(payload)
+
+
+class FileServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.files = {}
+        self.log = []
+        self.faults = {}
+        self.honour_range = True
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def requests_for(self, name):
+        return [r for r in self.log if r["path"] == self.paths[name]]
+
+    def serve_model(self, model_dir):
+        self.paths = {k: urlsplit(u).path for k, u in model_urls("small", self.url).items()}
+        for name, path in self.paths.items():
+            self.files[path] = (model_dir / name).read_bytes()
+
+
+def same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.fixture
+def server(tmp_path, tiny_bilm, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    monkeypatch.setattr(download_module, "TIMEOUT", (5.0, 5.0))
+    srv = FileServer()
+    save_weights_files(tiny_bilm, tmp_path / "served")
+    srv.serve_model(tmp_path / "served")
+    thread = threading.Thread(target=srv.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(5)
+
+
+@pytest.fixture
+def cache(tmp_path):
+    return tmp_path / "cache"
+
+
+def files_in(directory):
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def test_download_then_load(server, cache, tiny_bilm, monkeypatch):
+    directory = download_model("small", cache=cache, base_url=server.url, progress=True)
+    assert directory == cache / "small"
+    assert files_in(directory) == ["options.json", "weights.hdf5"]
+    assert len(server.log) == 2 and all(r["range"] is None for r in server.log)
+    monkeypatch.setenv("SPACY_ELMO_CACHE", str(cache))
+    assert same_weights(load_bilm("small"), tiny_bilm)
+    # Already there and valid: the server is not contacted again.
+    assert download_model("2x1024_128_2048cnn_1xhighway", cache=cache, base_url=server.url) == (
+        directory
+    )
+    assert len(server.log) == 2
+
+
+def test_default_cache_and_base_url_from_env(server, cache, monkeypatch):
+    monkeypatch.setenv("SPACY_ELMO_CACHE", str(cache))
+    monkeypatch.setenv("SPACY_ELMO_BASE_URL", server.url + "/")
+    assert download_model("SMALL", progress=False) == cache / "small"
+    assert files_in(cache / "small") == ["options.json", "weights.hdf5"]
+
+
+@pytest.mark.parametrize("kind", ["truncate", "drop"])
+def test_interrupted_download_resumes(server, cache, tiny_bilm, kind):
+    weights_path = server.paths["weights.hdf5"]
+    size = len(server.files[weights_path])
+    cut = size // 3
+    server.faults[weights_path] = (kind, cut)
+    with pytest.raises(DownloadError, match="weights.hdf5") as excinfo:
+        download_model("small", cache=cache, base_url=server.url, progress=False)
+    message = str(excinfo.value)
+    assert server.url in message and "resume" in message
+    if kind == "truncate":
+        assert f"{cut} of {size} bytes" in message
+    directory = cache / "small"
+    assert files_in(directory) == ["options.json.part", "weights.hdf5.part"]
+    assert (directory / "weights.hdf5.part").stat().st_size == cut
+
+    download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert files_in(directory) == ["options.json", "weights.hdf5"]
+    second = server.requests_for("weights.hdf5")[-1]
+    assert second["range"] == f"bytes={cut}-"
+    assert second["sent"] == size - cut
+    # The complete options.json.part was confirmed with a range request (416).
+    options_requests = server.requests_for("options.json")
+    assert len(options_requests) == 2 and options_requests[1]["sent"] == 0
+    assert same_weights(load_bilm(directory), tiny_bilm)
+
+
+def test_stalled_download_times_out(server, cache, tiny_bilm, monkeypatch):
+    monkeypatch.setattr(download_module, "TIMEOUT", (5.0, 0.2))
+    weights_path = server.paths["weights.hdf5"]
+    server.faults[weights_path] = ("stall", 1000)
+    with pytest.raises(DownloadError, match="interrupted after 1000 of"):
+        download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert (cache / "small" / "weights.hdf5.part").stat().st_size == 1000
+    download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert server.requests_for("weights.hdf5")[-1]["range"] == "bytes=1000-"
+    assert same_weights(load_bilm(cache / "small"), tiny_bilm)
+
+
+def test_server_ignoring_range_restarts(server, cache, tiny_bilm):
+    weights_path = server.paths["weights.hdf5"]
+    server.faults[weights_path] = ("truncate", 100)
+    with pytest.raises(DownloadError):
+        download_model("small", cache=cache, base_url=server.url, progress=False)
+    server.honour_range = False
+    download_model("small", cache=cache, base_url=server.url, progress=False)
+    last = server.requests_for("weights.hdf5")[-1]
+    assert last["range"] == "bytes=100-" and last["sent"] == len(server.files[weights_path])
+    assert same_weights(load_bilm(cache / "small"), tiny_bilm)
+
+
+def other_shape_weights(tmp_path):
+    torch.manual_seed(1)
+    save_weights_files(ElmoBiLM(tiny_options(dim=16)), tmp_path / "other")
+    return (tmp_path / "other" / "weights.hdf5").read_bytes()
+
+
+@pytest.mark.parametrize("corruption", ["other-shape", "garbage", "bad-options"])
+def test_corrupt_download(server, cache, tmp_path, corruption):
+    if corruption == "other-shape":
+        server.files[server.paths["weights.hdf5"]] = other_shape_weights(tmp_path)
+    elif corruption == "garbage":
+        server.files[server.paths["weights.hdf5"]] = b"\x00garbage" * 1000
+    else:
+        server.files[server.paths["options.json"]] = b"{not json"
+    with pytest.raises(ElmoFormatError, match="corrupt") as excinfo:
+        download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert ".part" in str(excinfo.value)  # the underlying message names the file
+    assert files_in(cache / "small") == []
+
+
+def test_corrupt_forced_download_keeps_good_files(server, cache, tmp_path, tiny_bilm):
+    download_model("small", cache=cache, base_url=server.url, progress=False)
+    server.files[server.paths["weights.hdf5"]] = other_shape_weights(tmp_path)
+    with pytest.raises(ElmoFormatError, match="corrupt"):
+        download_model("small", cache=cache, base_url=server.url, force=True, progress=False)
+    assert files_in(cache / "small") == ["options.json", "weights.hdf5"]
+    assert same_weights(load_bilm(cache / "small"), tiny_bilm)
+
+
+def test_invalid_cached_files_are_replaced(server, cache, tiny_bilm):
+    directory = cache / "small"
+    directory.mkdir(parents=True)
+    (directory / "options.json").write_text("{}")
+    (directory / "weights.hdf5").write_bytes(b"nonsense")
+    download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert len(server.log) == 2
+    assert same_weights(load_bilm(directory), tiny_bilm)
+
+
+def test_unknown_name(cache):
+    with pytest.raises(ElmoFormatError, match="small, medium, original, original-5.5B"):
+        download_model("huge", cache=cache, base_url="http://127.0.0.1:9")
+    assert not cache.exists()
+
+
+def test_http_error(server, cache):
+    del server.files[server.paths["weights.hdf5"]]
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert files_in(cache / "small") == ["options.json.part"]
+
+
+def test_force_redownloads(server, cache, tmp_path):
+    download_model("small", cache=cache, base_url=server.url, progress=False)
+    torch.manual_seed(2)
+    replacement = ElmoBiLM(tiny_options())
+    save_weights_files(replacement, tmp_path / "replacement")
+    server.serve_model(tmp_path / "replacement")
+    download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert len(server.log) == 2  # valid files: nothing downloaded
+    # A stale partial file is discarded, not resumed.
+    (cache / "small" / "weights.hdf5.part").write_bytes(b"stale")
+    download_model("small", cache=cache, base_url=server.url, force=True, progress=False)
+    assert len(server.log) == 4 and all(r["range"] is None for r in server.log)
+    assert files_in(cache / "small") == ["options.json", "weights.hdf5"]
+    assert same_weights(load_bilm(cache / "small"), replacement)
+
+
+def test_download_command(server, cache):
+    command = [sys.executable, "-m", "spacy_elmo", "download", "small"]
+    command += ["--cache", str(cache), "--base-url", server.url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert files_in(cache / "small") == ["options.json", "weights.hdf5"]
+    result = subprocess.run(command[:4] + ["huge"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Unknown ELMo model 'huge'" in result.stderr
