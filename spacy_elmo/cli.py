@@ -112,6 +112,9 @@ def embed(
     replace_errors: bool = typer.Option(False, "--replace-errors", help="Replace bad UTF-8"),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output"),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads"),
+    vocab: Optional[Path] = typer.Option(
+        None, "--vocab", exists=True, help="Words (one a line) whose token layer is precomputed"
+    ),
 ) -> None:
     """Embed a file of sentences (whitespace-tokenized unless --use-spacy) into hdf5.
 
@@ -136,6 +139,7 @@ def embed(
             device=int(device) if device.isdigit() else device,
             batch_size=batch_size,
             n_threads=threads,
+            vocabulary=vocab.read_text(encoding="utf8").splitlines() if vocab else None,
         )
     tokenize = _tokenizer(use_spacy)
     lines = ((i, text) for i, text in read_lines(input_path, replace_errors=replace_errors))

@@ -31,6 +31,7 @@ class ElmoEmbedder:
         stateful: bool = False,
         token_cache_size: int = DEFAULT_TOKEN_CACHE_SIZE,
         n_threads: Optional[int] = None,
+        vocabulary: Optional[Sequence[str]] = None,
     ) -> None:
         """weights (WeightsRef): Any reference `resolve.load_bilm` takes, or an ElmoBiLM.
         device (Union[str, int, torch.device, None]): "cpu", "cuda", a CUDA index...;
@@ -40,6 +41,8 @@ class ElmoEmbedder:
             in the given order, without bucketing).
         token_cache_size (int): Token strings whose token layer is kept across batches.
         n_threads (Optional[int]): CPU threads for PyTorch (torch.set_num_threads).
+        vocabulary (Optional[Sequence[str]]): Words whose token layer is precomputed
+            once, so they skip the character CNN (AllenNLP's vocab_to_cache).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -55,6 +58,7 @@ class ElmoEmbedder:
             weights, stateful=stateful, token_cache_size=token_cache_size
         ).to(self.device)
         self.bilm.stateful = stateful
+        self.bilm.set_vocabulary(vocabulary)
         self.bilm.eval()
 
     @property

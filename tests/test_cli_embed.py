@@ -181,3 +181,12 @@ def test_info_and_convert(setup, tiny_bilm):
     assert load_bilm(tmp / "pipeline").output_dim == 16
     result = run("convert", weights, tmp / "files", check=False)
     assert result.returncode != 0 and "overwrite" in result.stderr
+
+
+def test_embed_with_vocabulary(setup):
+    tmp, weights = setup
+    (tmp / "vocab.txt").write_text("The\nbank\n.\nriver\n")
+    run("embed", tmp / "in.txt", tmp / "out.hdf5", "-w", weights, "--vocab", tmp / "vocab.txt")
+    with h5py.File(tmp / "out.hdf5", "r") as f:
+        for i, layers in enumerate(expected_layers(weights)):
+            np.testing.assert_allclose(f[str(i)][()], layers, atol=1e-5)

@@ -94,3 +94,32 @@ def test_token_layer_matches_original(fixtures_dir, cache_size):
         layer0 = model.embed_tokens([vocab[:7]]).layers[0, 0]
     assert np.allclose(layer0[:, :16].numpy(), expected[:7], atol=1e-6)
     np.testing.assert_array_equal(layer0[:, :16].numpy(), layer0[:, 16:].numpy())
+
+
+def test_vocabulary_table_is_exact_and_skips_the_char_cnn(fixtures_dir):
+    """AllenNLP's vocab_to_cache: known words skip the char CNN, same vectors."""
+    model = load_model(fixtures_dir, token_cache_size=0)
+    vocab = (fixtures_dir / "vocab_test.txt").read_text(encoding="utf8").split("\n")
+    with h5py.File(fixtures_dir / "elmo_token_embeddings.hdf5", "r") as f:
+        expected = f["embedding"][()]
+    model.set_vocabulary(vocab)
+    encoded = []
+    model.char_encoder.register_forward_hook(lambda m, args, out: encoded.append(len(out)))
+    with torch.inference_mode():
+        model.token_vectors(["warm"])  # builds the table (458 words) + 1 unknown
+        encoded.clear()
+        ours = model.token_vectors(vocab[:100] + ["unseen-word"] + vocab[100:]).numpy()
+    assert encoded == [1]  # only the unknown word went through the char CNN
+    assert np.allclose(np.delete(ours, 100, axis=0), expected, atol=1e-6)
+    with torch.no_grad():
+        model.char_encoder.char_embed.add_(0.01)  # new weights: the table is rebuilt
+    with torch.inference_mode():
+        changed = model.token_vectors(vocab[:5]).numpy()
+    assert not np.allclose(changed, expected[:5], atol=1e-4)
+    # Sentences through the vocabulary path equal the plain path.
+    with torch.inference_mode():
+        sentences = batches(fixtures_dir)[0]
+        with_vocab = model.embed_tokens(sentences).layers
+        model.set_vocabulary(None)
+        without = model.embed_tokens(sentences).layers
+    np.testing.assert_allclose(with_vocab.numpy(), without.numpy(), atol=1e-6)

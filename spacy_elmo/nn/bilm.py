@@ -12,7 +12,7 @@ from ..options import ElmoOptions
 from .char_encoder import CharacterEncoder
 from .lstm import LstmState, ProjectedBiLstm
 from .packing import Packing
-from .token_cache import TokenCache
+from .token_cache import TokenCache, VocabularyTable
 
 DEFAULT_TOKEN_CACHE_SIZE = 10_000
 
@@ -86,6 +86,7 @@ class ElmoBiLM(nn.Module):
         # Rows of `char_embed` in the weight file: 261 (no padding row) or 262.
         self.char_table_rows_in_file = 261
         self.token_cache = TokenCache(token_cache_size)
+        self.vocabulary: Optional[VocabularyTable] = None
         self._state: Optional[LstmState] = None
         boundary = torch.from_numpy(bos_eos_ids(options.max_characters_per_token))
         self.register_buffer("boundary_ids", boundary, persistent=False)
@@ -139,14 +140,46 @@ class ElmoBiLM(nn.Module):
         lengths = np.array([len(s) for s in sentences], dtype=np.int64)
         return self._contextualize(table, index + 1, lengths)
 
+    def set_vocabulary(self, words: Optional[Sequence[str]]) -> None:
+        """Precompute the token layer of a word list, so that these words skip the
+        character CNN during inference (AllenNLP's `vocab_to_cache`); None removes it.
+
+        words (Optional[Sequence[str]]): The words.
+        """
+        self.vocabulary = VocabularyTable(words) if words else None
+
     def token_vectors(self, strings: Sequence[str]) -> torch.Tensor:
-        """The context-free token layer of distinct strings (cached in inference mode).
+        """The context-free token layer of distinct strings. In inference mode, words
+        of the vocabulary (see set_vocabulary) and cached strings skip the char CNN.
 
         strings (Sequence[str]): Distinct token strings.
         RETURNS (torch.Tensor): (len(strings), projection_dim).
         """
-        if self.token_cache.capacity and torch.is_inference_mode_enabled():
-            return self.token_cache.lookup(strings, self._encode_strings, self._weights_signature())
+        if not torch.is_inference_mode_enabled():
+            return self._encode_strings(list(strings))
+        signature = self._weights_signature()
+        if self.vocabulary is None:
+            return self._cached_vectors(strings, signature)
+        table = self.vocabulary.vectors(self._encode_strings, signature)
+        rows = [self.vocabulary.index.get(s, -1) for s in strings]
+        unknown = [i for i, row in enumerate(rows) if row < 0]
+        device = table.device
+        if not unknown:
+            return table[torch.tensor(rows, dtype=torch.long, device=device)]
+        out = table.new_empty(len(strings), table.shape[1])
+        known = [i for i, row in enumerate(rows) if row >= 0]
+        if known:
+            out[torch.tensor(known, device=device)] = table[
+                torch.tensor([rows[i] for i in known], device=device)
+            ]
+        out[torch.tensor(unknown, device=device)] = self._cached_vectors(
+            [strings[i] for i in unknown], signature
+        )
+        return out
+
+    def _cached_vectors(self, strings: Sequence[str], signature: Hashable) -> torch.Tensor:
+        if self.token_cache.capacity:
+            return self.token_cache.lookup(strings, self._encode_strings, signature)
         return self._encode_strings(list(strings))
 
     def _encode_strings(self, strings: List[str]) -> torch.Tensor:

@@ -81,3 +81,33 @@ class TokenCache:
             self._storage.index_copy_(0, index, vectors.to(self._storage.dtype))
         assert self._storage is not None
         return self._storage[torch.tensor(slots, device=self._storage.device)]
+
+
+class VocabularyTable:
+    """The token layer precomputed for a fixed word list (AllenNLP's vocab_to_cache):
+    known words skip the character CNN. Recomputed when the weights change."""
+
+    chunk_size = 4096
+
+    def __init__(self, words: Sequence[str]) -> None:
+        """words (Sequence[str]): The words; duplicates are ignored."""
+        self.words = list(dict.fromkeys(words))
+        self.index = {word: i for i, word in enumerate(self.words)}
+        self._vectors: Optional[torch.Tensor] = None
+        self._signature: Optional[Hashable] = None
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def vectors(
+        self, compute: Callable[[List[str]], torch.Tensor], signature: Hashable
+    ) -> torch.Tensor:
+        """The (n_words, dim) table for the weights identified by `signature`."""
+        if self._vectors is None or signature != self._signature:
+            chunks = [
+                compute(self.words[i : i + self.chunk_size])
+                for i in range(0, len(self.words), self.chunk_size)
+            ]
+            self._vectors = torch.cat(chunks)
+            self._signature = signature
+        return self._vectors
