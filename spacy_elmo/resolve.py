@@ -24,7 +24,8 @@ ACCEPTED = (
 def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
     """Find the options and weights files a reference points to.
 
-    ref (WeightsRef): An (options, weights) pair or dict, a directory holding
+    ref (WeightsRef): An (options, weights) pair or dict (or the string
+        "OPTIONS,WEIGHTS"), a directory holding
         options.json and weights.hdf5 (what pretraining writes), a saved spaCy
         pipeline (its `elmo` component's directory holds the two files; name the
         component as `PIPELINE/COMPONENT` if it has several), or a published
@@ -49,6 +50,9 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
             f"Cannot use {type(ref).__name__} as ELMo weights: expected {ACCEPTED}"
         )
     path = Path(ref)
+    if isinstance(ref, str) and ref.count(",") == 1 and not path.exists():
+        options, weights = ref.split(",")  # "options.json,weights.hdf5", e.g. from a CLI
+        return Path(options), Path(weights)
     if path.is_dir():
         if (path / OPTIONS_FILE).exists() or (path / WEIGHTS_FILE).exists():
             return path / OPTIONS_FILE, path / WEIGHTS_FILE

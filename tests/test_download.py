@@ -1,3 +1,4 @@
+import shutil
 import socket
 import struct
 import subprocess
@@ -270,3 +271,20 @@ def test_download_command(server, cache):
     assert files_in(cache / "small") == ["options.json", "weights.hdf5"]
     result = subprocess.run(command[:4] + ["huge"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1 and "Unknown ELMo model 'huge'" in result.stderr
+
+
+def test_download_serving_the_reference_fixture(server, cache, fixtures_dir, tmp_path):
+    """The shared fixture files themselves, served as the published "small" model."""
+    served = tmp_path / "fixture"
+    served.mkdir()
+    shutil.copy(fixtures_dir / "options.json", served / "options.json")
+    shutil.copy(fixtures_dir / "lm_weights.hdf5", served / "weights.hdf5")
+    server.serve_model(served)
+    path = server.paths["weights.hdf5"]
+    server.faults[path] = ("truncate", 100_000)
+    with pytest.raises(DownloadError, match="of 450896 bytes"):
+        download_model("small", cache=cache, base_url=server.url, progress=False)
+    directory = download_model("small", cache=cache, base_url=server.url, progress=False)
+    assert (directory / "weights.hdf5").read_bytes() == (
+        fixtures_dir / "lm_weights.hdf5"
+    ).read_bytes()

@@ -32,6 +32,7 @@ def test_pair_dict_and_directory(model_dir, tiny_bilm):
     assert resolve_weights(list(map(str, pair))) == pair
     assert resolve_weights({"options": pair[0], "weights": pair[1]}) == pair
     assert resolve_weights(model_dir) == pair
+    assert resolve_weights(f"{pair[0]},{pair[1]}") == pair
     assert resolve_weights(str(model_dir)) == pair
     assert same_weights(load_bilm(model_dir), tiny_bilm)
     assert load_bilm(tiny_bilm) is tiny_bilm
