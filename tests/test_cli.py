@@ -31,3 +31,17 @@ def test_demo_with_given_weights(fixtures_dir, tmp_path):
     result = CliRunner().invoke(app, ["demo", "--weights", str(tmp_path / "missing")])
     assert result.exit_code != 0
     assert "ELMo weights not found" in str(result.exception)
+
+
+def test_console_script_is_installed(tmp_path, tiny_bilm):
+    from pathlib import Path
+
+    from spacy_elmo import save_weights_files
+
+    save_weights_files(tiny_bilm, tmp_path)
+    script = Path(sys.executable).parent / "spacy-elmo"
+    result = subprocess.run(
+        [str(script), "info", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "output:     3 layers of 16" in result.stdout
