@@ -142,7 +142,7 @@ def embed(
             vocabulary=vocab.read_text(encoding="utf8").splitlines() if vocab else None,
         )
     tokenize = _tokenizer(use_spacy)
-    lines = ((i, text) for i, text in read_lines(input_path, replace_errors=replace_errors))
+    lines = read_lines(input_path, replace_errors=replace_errors)
     items = ((i, text, tokenize(text)) for i, text in lines if i % n == k)
     with _user_errors(), tqdm(unit=" sentences", desc="embed") as bar:
         count = embed_to_hdf5(
