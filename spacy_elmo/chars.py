@@ -84,10 +84,20 @@ def encode_unique(
         offset by one so that 0 marks padding.
     """
     strings, index = unique_tokens(sentences)
+    return strings_to_ids(strings, max_chars), index
+
+
+def strings_to_ids(strings: Sequence[str], max_chars: int = MAX_CHARACTERS_PER_TOKEN) -> np.ndarray:
+    """Encode token strings, one row each.
+
+    strings (Sequence[str]): The tokens.
+    max_chars (int): Ids per token.
+    RETURNS (numpy.ndarray): int64 array (len(strings), max_chars).
+    """
     ids = np.empty((len(strings), max_chars), dtype=np.int64)
     for i, token in enumerate(strings):
         ids[i] = token_to_ids(token, max_chars)
-    return ids, index
+    return ids
 
 
 def unique_tokens(sentences: Sequence[Sequence[str]]) -> Tuple[List[str], np.ndarray]:

@@ -2,7 +2,6 @@
 `elmo` command's format, or a scalable concatenated layout), and merge shards."""
 
 import json
-import os
 from collections import deque
 from pathlib import Path
 from typing import Callable, Deque, Iterable, Iterator, List, Optional, Sequence, Tuple
@@ -11,6 +10,8 @@ import h5py
 import numpy as np
 
 from .embedder import ElmoEmbedder
+from .nn.scalar_mix import mix_layers
+from .weights import atomic_path
 
 Reducer = Callable[[np.ndarray], np.ndarray]
 LAYOUTS = ("per-line", "concat")
@@ -31,15 +32,7 @@ def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Re
     if mode == "mix":
         if not mix_weights:
             raise ValueError("--mix needs weights, e.g. --mix 0.2,0.3,0.5")
-        w = np.exp(np.asarray(mix_weights, dtype=np.float64))
-        w = (w / w.sum()).astype(np.float32)
-
-        def mix(x: np.ndarray) -> np.ndarray:
-            if len(w) != x.shape[0]:
-                raise ValueError(f"--mix has {len(w)} weights for {x.shape[0]} layers")
-            return np.tensordot(w, x, axes=(0, 0))
-
-        return mix
+        return lambda x: mix_layers(x, mix_weights)
     raise ValueError(f"Unknown mode {mode!r}: expected all, top, average or mix")
 
 
@@ -81,7 +74,6 @@ def embed_to_hdf5(
     """
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
-    tmp = output.with_name(f".{output.name}.part")
 
     def tokens_of(buffer: Deque[Tuple[int, str, List[str]]]) -> Iterator[List[str]]:
         for index, text, tokens in items:
@@ -89,13 +81,8 @@ def embed_to_hdf5(
             yield tokens
 
     pending: Deque[Tuple[int, str, List[str]]] = deque()
-    try:
-        n_lines = _write(embedder, tokens_of(pending), pending, tmp, reducer, layout, on_sentence)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, output)
-    return n_lines
+    with atomic_path(output) as tmp:
+        return _write(embedder, tokens_of(pending), pending, tmp, reducer, layout, on_sentence)
 
 
 def _write(
@@ -183,9 +170,8 @@ def merge_shards(shards: Sequence[Path], output: Path) -> int:
     if len(layouts) != 1 or not layouts <= set(LAYOUTS):
         raise ValueError(f"Shards must share one layout of {LAYOUTS}, found {sorted(layouts)}")
     layout = layouts.pop()
-    tmp = output.with_name(f".{output.name}.part")
     n_lines = 0
-    with h5py.File(tmp, "w") as out:
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as out:
         if layout == "per-line":
             mapping = {}
             for shard in shards:
@@ -218,5 +204,4 @@ def merge_shards(shards: Sequence[Path], output: Path) -> int:
             n_lines = len(entries)
         out.attrs["n_lines"] = n_lines
         out.attrs["layout"] = layout
-    os.replace(tmp, output)
     return n_lines

@@ -116,6 +116,8 @@ def _forward(
     outputs = [
         torch.zeros(bilm.n_output_layers, len(doc), bilm.output_dim, device=device) for doc in docs
     ]
+    # Per segment: its Doc and the Doc positions of its tokens.
+    targets = [(doc_i, torch.from_numpy(index).to(device)) for doc_i, index, _ in segments]
     kept: List[Tuple[torch.Tensor, List[int]]] = []
     for batch in batches:
         tokens = [segments[i][2] for i in batch]
@@ -127,9 +129,8 @@ def _forward(
             with torch.inference_mode(), autocast:
                 layers = bilm.embed_tokens(tokens).layers.float()
         for row, i in enumerate(batch):
-            doc_i, index, _ = segments[i]
-            target = torch.from_numpy(index).to(device)
-            outputs[doc_i][:, target] = layers[:, row, : len(index)].detach()
+            doc_i, target = targets[i]
+            outputs[doc_i][:, target] = layers[:, row, : len(target)].detach()
     results = [cast(Floats3d, torch2xp(out)) for out in outputs]
 
     def backprop(d_outputs: List[Floats3d]) -> List[Doc]:
@@ -138,9 +139,8 @@ def _forward(
         for layers, batch in kept:
             grad = torch.zeros_like(layers)
             for row, i in enumerate(batch):
-                doc_i, index, _ = segments[i]
-                target = torch.from_numpy(index).to(device)
-                grad[:, row, : len(index)] = grads[doc_i][:, target]
+                doc_i, target = targets[i]
+                grad[:, row, : len(target)] = grads[doc_i][:, target]
             tensors.append(layers)
             grad_tensors.append(grad)
         if tensors:

@@ -18,6 +18,7 @@ from .doc_data import ElmoDocData
 from .errors import ElmoFormatError
 from .extensions import install_extensions, set_vector_hooks
 from .layers import NO_WEIGHTS, get_bilm, has_bilm, set_bilm
+from .nn.scalar_mix import mix_layers
 from .resolve import WeightsRef, load_bilm
 from .weights import load_weights_files, save_weights_files
 
@@ -206,10 +207,7 @@ class ElmoComponent(TrainablePipe):
         elif choice == "top":
             kept, kept_names = layers[-1:], ["top"]
         elif choice == "mix":
-            w = np.asarray(self.mix_weights or [0.0] * len(names), dtype=np.float64)
-            w = np.exp(w - w.max())
-            w /= w.sum()
-            kept = np.tensordot(w.astype(layers.dtype), layers, axes=(0, 0))[None]
+            kept = mix_layers(layers, self.mix_weights or [0.0] * len(names))[None]
             kept_names = ["mix"]
         else:
             index = int(choice) % len(names)

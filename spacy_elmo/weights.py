@@ -77,9 +77,9 @@ def bilm_from_bytes(options: Dict[str, Any], weights: bytes, source: str) -> Elm
     source (str): What the bytes are, for error messages.
     RETURNS (ElmoBiLM): The model, in eval mode, on the CPU.
     """
-    model = ElmoBiLM(ElmoOptions.from_dict(options, source=f"{source} (options)"))
     if weights[:8] != HDF5_SIGNATURE:
         raise ElmoFormatError(f"{source}: the weights are not HDF5 data")
+    model = ElmoBiLM(ElmoOptions.from_dict(options, source=f"{source} (options)"))
     try:
         f = h5py.File(io.BytesIO(weights), "r")
     except OSError as e:
@@ -168,16 +168,18 @@ def save_weights_files(
     for path in (options_path, weights_path):
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    with _atomic_path(weights_path) as tmp:
+    with atomic_path(weights_path) as tmp:
         with h5py.File(tmp, "w") as f:
             _write_hdf5(model, f)
-    with _atomic_path(options_path) as tmp:
+    with atomic_path(options_path) as tmp:
         tmp.write_text(json.dumps(model.options.raw, indent=2) + "\n", encoding="utf8")
     return options_path, weights_path
 
 
-class _atomic_path:
-    """Context manager giving a temporary path that replaces `path` on success."""
+class atomic_path:
+    """Context manager giving a temporary path beside `path` (a hidden `.NAME.*.tmp`)
+    that replaces `path` when the block succeeds and is deleted when it fails, so
+    `path` is never half-written."""
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -48,7 +48,7 @@ def test_embed_per_line_like_allennlp(setup):
             np.testing.assert_allclose(f[str(i)][()], layers, atol=1e-5)
         mapping = json.loads(f["sentence_to_index"][0])
     assert mapping["Hello"] == 3 and mapping[""] == 1
-    assert not list(tmp.glob(".*part"))
+    assert not list(tmp.glob(".*"))
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ def test_undecodable_bytes(setup):
     result = run("embed", tmp / "bad.txt", tmp / "out.hdf5", "-w", weights, check=False)
     assert result.returncode != 0
     assert "bad.txt, line 2: not valid UTF-8" in result.stderr
-    assert not (tmp / "out.hdf5").exists() and not list(tmp.glob(".*part"))
+    assert not (tmp / "out.hdf5").exists() and not list(tmp.glob(".*"))
     run("embed", tmp / "bad.txt", tmp / "out.hdf5", "-w", weights, "--replace-errors")
     with h5py.File(tmp / "out.hdf5", "r") as f:
         assert "bad \ufffd byte" in json.loads(f["sentence_to_index"][0])

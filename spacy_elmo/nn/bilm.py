@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..chars import BOS_TOKEN, EOS_TOKEN, bos_eos_ids, token_to_ids, unique_tokens
+from ..chars import BOS_TOKEN, EOS_TOKEN, bos_eos_ids, strings_to_ids, unique_tokens
 from ..options import ElmoOptions
 from .char_encoder import CharacterEncoder
 from .lstm import LstmState, ProjectedBiLstm
@@ -183,10 +183,7 @@ class ElmoBiLM(nn.Module):
         return self._encode_strings(list(strings))
 
     def _encode_strings(self, strings: List[str]) -> torch.Tensor:
-        max_chars = self.options.max_characters_per_token
-        ids = np.empty((len(strings), max_chars), dtype=np.int64)
-        for i, s in enumerate(strings):
-            ids[i] = token_to_ids(s, max_chars)
+        ids = strings_to_ids(strings, self.options.max_characters_per_token)
         return self.char_encoder(torch.from_numpy(ids).to(self.boundary_ids.device))
 
     def _weights_signature(self) -> Hashable:

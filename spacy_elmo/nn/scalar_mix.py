@@ -2,6 +2,7 @@
 
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -76,3 +77,18 @@ class ScalarMix(nn.Module):
         if mask is not None:
             out = out * mask.unsqueeze(-1).to(layers.dtype)
         return out
+
+
+def mix_layers(layers: np.ndarray, weights: Sequence[float]) -> np.ndarray:
+    """The fixed-weight mix of numpy layers: sum_j softmax(weights)_j * layers[j].
+
+    layers (numpy.ndarray): (n_layers, ...).
+    weights (Sequence[float]): One weight (before the softmax) per layer.
+    RETURNS (numpy.ndarray): layers[0]'s shape and dtype.
+    """
+    if len(weights) != layers.shape[0]:
+        raise ValueError(f"{len(weights)} mix weights for {layers.shape[0]} layers")
+    w = np.asarray(weights, dtype=np.float64)
+    w = np.exp(w - w.max())
+    w /= w.sum()
+    return np.tensordot(w.astype(layers.dtype), layers, axes=(0, 0))
