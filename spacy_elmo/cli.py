@@ -10,6 +10,7 @@ import torch
 import typer
 
 from .embedder import ElmoEmbedder
+from .errors import DownloadError
 from .nn.bilm import ElmoBiLM
 from .options import ElmoOptions, make_options
 from .weights import save_weights_files
@@ -76,7 +77,7 @@ def _user_errors() -> Iterator[None]:
     """Report bad input (files, options, weights) as one line and exit code 1."""
     try:
         yield
-    except (ValueError, FileExistsError) as e:
+    except (ValueError, FileExistsError, DownloadError) as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(1) from None
 
@@ -260,13 +261,9 @@ def download(
     then name it. Resumes partial downloads; checks every dataset's shape before the
     files are moved into place."""
     from .download import download_model
-    from .errors import DownloadError
 
-    try:
+    with _user_errors():
         directory = download_model(name, cache=cache, base_url=base_url, force=force)
-    except (DownloadError, ValueError) as e:
-        typer.echo(f"Error: {e}", err=True)
-        raise typer.Exit(1) from None
     typer.echo(f"{name} is in {directory}")
 
 
