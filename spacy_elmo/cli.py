@@ -77,7 +77,7 @@ def _user_errors() -> Iterator[None]:
     """Report bad input (files, options, weights) as one line and exit code 1."""
     try:
         yield
-    except (ValueError, FileExistsError, DownloadError) as e:
+    except (ValueError, FileExistsError, FileNotFoundError, DownloadError) as e:
         typer.echo(f"Error: {e}", err=True)
         raise typer.Exit(1) from None
 
@@ -269,3 +269,98 @@ def download(
 
 if __name__ == "__main__":
     app()
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def pretrain(
+    ctx: typer.Context,
+    output: Path = typer.Argument(..., help="Output directory (an existing run resumes)"),
+    config_path: Optional[Path] = typer.Option(
+        None, "--config", "-c", help="Config file (see pretrain-config)"
+    ),
+    preset: str = typer.Option("cpu", "--preset", help="Defaults: cpu, tiny, small, medium, original"),
+    train: Optional[Path] = typer.Option(None, "--train", help="Text file or directory of .txt"),
+    heldout: Optional[Path] = typer.Option(None, "--heldout", help="Held-out text"),
+) -> None:
+    """Pretrain (or adapt, with --paths.init_weights) a biLM on raw text.
+
+    Settings come from the preset, then the config file, then overrides such as
+    `--training.max_steps 1000`. Rerun the same command to resume after a stop.
+    """
+    from spacy.cli._util import parse_config_overrides
+
+    from .pretrain.config import load_config
+    from .pretrain.trainer import pretrain as run_pretraining
+
+    overrides = parse_config_overrides(ctx.args)
+    if train is not None:
+        overrides["paths.train"] = str(train)
+    if heldout is not None:
+        overrides["paths.heldout"] = str(heldout)
+    with _user_errors():
+        config = load_config(config_path, preset, overrides)
+        run_pretraining(output, config, log=lambda line: typer.echo(line))
+
+
+@app.command("pretrain-config")
+def pretrain_config(
+    output: Path = typer.Argument(..., help="Where to write the config ('-' for stdout)"),
+    preset: str = typer.Option("cpu", "--preset", help="cpu, tiny, small, medium, original"),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
+) -> None:
+    """Write a preset's complete pretraining config, to edit and pass to `pretrain`."""
+    from .pretrain.config import default_config
+
+    with _user_errors():
+        text = default_config(preset).to_str()
+        if str(output) == "-":
+            typer.echo(text)
+            return
+        if output.exists() and not force:
+            raise FileExistsError(f"{output} exists; pass --force to overwrite it")
+        output.write_text(text, encoding="utf8")
+        typer.echo(f"Wrote the {preset!r} pretraining config to {output}")
+
+
+@app.command()
+def perplexity(
+    model_dir: Path = typer.Argument(..., help="A directory written by `pretrain`"),
+    text: Path = typer.Argument(..., help="Held-out text file or directory of .txt"),
+    spacy_model: str = typer.Option("blank:en", "--spacy-model", help="Tokeniser pipeline"),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    unroll_steps: int = typer.Option(20, "--unroll-steps"),
+    threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads"),
+) -> None:
+    """Held-out perplexity of a pretrained biLM (full softmax): forward, backward,
+    average, and a unigram model of the same vocabulary for scale when the model
+    directory still holds its training corpus."""
+    from .pretrain.batches import StreamBatcher
+    from .pretrain.corpus import TokenizedText, sentence_pipeline, text_files, tokenize_files
+    from .pretrain.model_files import load_language_model
+    from .pretrain.trainer import CORPUS_DIR, evaluate
+    from .pretrain.vocab import unigram_log_probs, unigram_perplexity
+
+    if threads:
+        torch.set_num_threads(threads)
+    with _user_errors():
+        model, vocab = load_language_model(model_dir)
+        tokens = tokenize_files(text_files(str(text)), sentence_pipeline(spacy_model))
+        batcher = StreamBatcher(
+            tokens,
+            vocab,
+            batch_size=min(batch_size, max(1, tokens.n_tokens // unroll_steps)),
+            unroll_steps=unroll_steps,
+            max_chars=model.bilm.options.max_characters_per_token,
+        )
+        ppl = evaluate(model, batcher)
+    typer.echo(f"tokens evaluated: {int(ppl['tokens']):,} per direction")
+    typer.echo(f"forward perplexity:  {ppl['forward']:.2f}")
+    typer.echo(f"backward perplexity: {ppl['backward']:.2f}")
+    typer.echo(f"average perplexity:  {ppl['average']:.2f}")
+    train_corpus = model_dir / CORPUS_DIR / "train"
+    if (train_corpus / "tokens.npz").exists():
+        train = TokenizedText.from_disk(train_corpus)
+        unigram = unigram_perplexity(unigram_log_probs(vocab, train), vocab, tokens)
+        typer.echo(f"unigram perplexity:  {unigram:.2f} (same vocabulary, training counts)")

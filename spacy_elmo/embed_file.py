@@ -36,10 +36,16 @@ def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Re
     raise ValueError(f"Unknown mode {mode!r}: expected all, top, average or mix")
 
 
-def read_lines(path: Path, *, replace_errors: bool = False) -> Iterator[Tuple[int, str]]:
+def read_lines(
+    path: Path,
+    *,
+    replace_errors: bool = False,
+    hint: str = "pass --replace-errors to replace undecodable bytes",
+) -> Iterator[Tuple[int, str]]:
     """(line index, text) for each line, decoded as UTF-8, newline stripped.
 
     replace_errors (bool): Replace undecodable bytes instead of raising.
+    hint (str): What the error message tells the user to do about a bad line.
     """
     with path.open("rb") as f:
         for i, raw in enumerate(f):
@@ -48,7 +54,7 @@ def read_lines(path: Path, *, replace_errors: bool = False) -> Iterator[Tuple[in
             except UnicodeDecodeError as e:
                 raise ValueError(
                     f"{path}, line {i + 1}: not valid UTF-8 ({e.reason} at byte {e.start}); "
-                    "pass --replace-errors to replace undecodable bytes"
+                    + hint
                 ) from None
             yield i, text.rstrip("\r\n")
 

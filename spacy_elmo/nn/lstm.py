@@ -5,6 +5,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 LstmState = Tuple[torch.Tensor, torch.Tensor]
 
@@ -110,6 +111,7 @@ class ProjectedBiLstm(nn.Module):
         batch_sizes: Sequence[int],
         index: Optional[torch.Tensor] = None,
         state: Optional[LstmState] = None,
+        dropout: float = 0.0,
     ) -> Tuple[List[torch.Tensor], LstmState]:
         """Run both directions over packed sequences.
 
@@ -124,16 +126,23 @@ class ProjectedBiLstm(nn.Module):
         RETURNS (Tuple[List[torch.Tensor], LstmState]): Each layer's packed output
             (2, n_packed, projection_dim), residuals included, and the final (h, c) of
             every row, taken after its own last step (h without the residual).
+        dropout (float): Dropout on every layer's input, as bilm-tf trains (the residual
+            then adds the dropped-out input); only applied in training mode.
         """
         n_rows = batch_sizes[0] if len(batch_sizes) else 0
         outputs: List[torch.Tensor] = []
         finals_h: List[torch.Tensor] = []
         finals_c: List[torch.Tensor] = []
         x = inputs
-        if index is not None and inputs.shape[0] > self.gate_block_rows:
-            x = inputs[index]  # A large table: pack first, so gate memory stays bounded.
+        dropout = dropout if self.training else 0.0
+        if index is not None and (inputs.shape[0] > self.gate_block_rows or dropout > 0):
+            # A large table, or per-position dropout: pack first (this also keeps the
+            # gate memory bounded).
+            x = inputs[index]
             index = None
         for layer in range(self.n_layers):
+            if dropout > 0:
+                x = F.dropout(x, dropout, training=True)
             bias = (self.biases[layer] + self.forget_offset).unsqueeze(1)
             w_in = self.input_weights[layer]
             if layer == 0 and index is not None:
