@@ -280,7 +280,9 @@ def pretrain(
     config_path: Optional[Path] = typer.Option(
         None, "--config", "-c", help="Config file (see pretrain-config)"
     ),
-    preset: str = typer.Option("cpu", "--preset", help="Defaults: cpu, tiny, small, medium, original"),
+    preset: str = typer.Option(
+        "cpu", "--preset", help="Defaults: cpu, tiny, small, medium, original"
+    ),
     train: Optional[Path] = typer.Option(None, "--train", help="Text file or directory of .txt"),
     heldout: Optional[Path] = typer.Option(None, "--heldout", help="Held-out text"),
 ) -> None:

@@ -53,8 +53,7 @@ def read_lines(
                 text = raw.decode("utf8", errors="replace" if replace_errors else "strict")
             except UnicodeDecodeError as e:
                 raise ValueError(
-                    f"{path}, line {i + 1}: not valid UTF-8 ({e.reason} at byte {e.start}); "
-                    + hint
+                    f"{path}, line {i + 1}: not valid UTF-8 ({e.reason} at byte {e.start}); " + hint
                 ) from None
             yield i, text.rstrip("\r\n")
 

@@ -72,6 +72,7 @@ class SampledSoftmax(FullSoftmax):
     Evaluation uses the full softmax over the same weights."""
 
     kind = "sampled"
+    log_probs: torch.Tensor
 
     def __init__(self, n_words: int, dim: int, n_samples: int = 8192) -> None:
         super().__init__(n_words, dim)
@@ -119,6 +120,12 @@ class AdaptiveSoftmax(LMSoftmax):
         self.dim = dim
         self.cutoffs = usable_cutoffs(cutoffs, n_words)
         self.div_value = div_value
+        if int(dim // div_value ** len(self.cutoffs)) < 1:
+            raise ValueError(
+                f"Adaptive softmax: width {dim} divided by div_value {div_value} for each of "
+                f"{len(self.cutoffs)} tail clusters leaves nothing; use fewer cutoffs or a "
+                "smaller div_value"
+            )
         self.layer = nn.AdaptiveLogSoftmaxWithLoss(
             dim, n_words, self.cutoffs, div_value=div_value, head_bias=True
         )
@@ -157,5 +164,5 @@ def make_softmax(kind: str, n_words: int, dim: int, **settings: object) -> LMSof
     if kind == "sampled":
         return SampledSoftmax(n_words, dim, **settings)  # type: ignore[arg-type]
     if kind == "full":
-        return FullSoftmax(n_words, dim, **settings)  # type: ignore[arg-type]
+        return FullSoftmax(n_words, dim, **settings)
     raise ValueError(f"Unknown softmax kind {kind!r}: use one of {', '.join(SOFTMAX_KINDS)}")

@@ -74,7 +74,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
             opt = f["optimizer"]
             state: Dict[int, Dict[str, Any]] = {}
             for index, entry in opt.items():
-                values: Dict[str, Any] = {k: torch.from_numpy(np.asarray(d[()])) for k, d in entry.items()}
+                values: Dict[str, Any] = {
+                    k: torch.from_numpy(np.asarray(d[()])) for k, d in entry.items()
+                }
                 values.update({k: json.loads(v) for k, v in entry.attrs.items()})
                 state[int(index)] = values
             optimizer = {"state": state, "param_groups": json.loads(opt.attrs["param_groups"])}

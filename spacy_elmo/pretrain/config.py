@@ -15,7 +15,7 @@ from ..options import PUBLISHED_OPTIONS
 # The model sections of the presets: make_options' arguments.
 CPU_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256]]
 PRESET_MODELS: Dict[str, Dict[str, Any]] = {
-    "cpu": {"dim": 1024, "projection_dim": 128, "n_highway": 1, "filters": CPU_FILTERS},
+    "cpu": {"dim": 512, "projection_dim": 128, "n_highway": 1, "filters": CPU_FILTERS},
     "tiny": {"dim": 64, "projection_dim": 16, "n_highway": 1, "filters": [[1, 8], [2, 8], [3, 16]]},
 }
 for _name, _opts in PUBLISHED_OPTIONS.items():
@@ -48,7 +48,7 @@ min_count = 3
 max_size = 100000
 
 [model]
-dim = 1024
+dim = 512
 projection_dim = 128
 n_layers = 2
 n_highway = 1

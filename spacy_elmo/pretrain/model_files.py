@@ -56,9 +56,11 @@ def load_softmax(path: Path) -> LMSoftmax:
 def _datasets(f: h5py.File) -> Dict[str, torch.Tensor]:
     found: Dict[str, torch.Tensor] = {}
     f.visititems(
-        lambda name, obj: found.__setitem__(name.replace("/", "."), torch.from_numpy(obj[()]))
-        if isinstance(obj, h5py.Dataset)
-        else None
+        lambda name, obj: (
+            found.__setitem__(name.replace("/", "."), torch.from_numpy(obj[()]))
+            if isinstance(obj, h5py.Dataset)
+            else None
+        )
     )
     return found
 

@@ -90,7 +90,8 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
     torch.manual_seed(system["seed"] + rank)
     model = _build_model(config, vocab, log).to(device)
     optimizer = _optimizer(model, training)
-    step, lstm_state, progress = 0, None, {"tokens": 0, "elapsed": 0.0}
+    step, lstm_state = 0, None
+    progress: Dict[str, Any] = {"tokens": 0, "elapsed": 0.0}
     checkpoint_path = output / CHECKPOINT_FILE
     vocab_hash = _hash(vocab.words)
     if checkpoint_path.exists():
@@ -113,7 +114,7 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
     elif rank == 0:
         config.to_disk(output / CONFIG_FILE)
     heldout = _heldout_batcher(heldout_text, vocab, config)
-    if heldout is not None and step == 0 and rank == 0:
+    if heldout_text is not None and step == 0 and rank == 0:
         unigram = unigram_perplexity(unigram_log_probs(vocab, train_text), vocab, heldout_text)
         _append_log(output, {"step": 0, "unigram_heldout_perplexity": unigram})
         log(f"Unigram model's held-out perplexity: {unigram:.1f}")
@@ -156,7 +157,8 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
             if training["max_minutes"] > 0:
                 eta = min(eta, training["max_minutes"] * 60 - (now - session_start))
             log(
-                f"step {step:,}/{limit:,}  epoch {epoch + 1} ({100 * index / batcher.windows_per_epoch:.0f}%)"
+                f"step {step:,}/{limit:,}  epoch {epoch + 1} "
+                f"({100 * index / batcher.windows_per_epoch:.0f}%)"
                 f"  loss {loss:.3f}  ppl {record['perplexity']:.1f}  {rate:,.0f} tok/s"
                 f"  ETA {_duration(eta)}"
             )
@@ -179,9 +181,9 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
                 f"backward {ppl['backward']:.1f}, average {ppl['average']:.1f}"
             )
         if step % training["checkpoint_every"] == 0 or step == limit or out_of_time:
-            progress.update(
-                step=step, elapsed=time.perf_counter() - started, vocab_hash=vocab_hash
-            )
+            progress.update(step=step, elapsed=time.perf_counter() - started, vocab_hash=vocab_hash)
+            if world > 1:
+                _check_in_sync(model, world, step, log)
             if rank == 0:
                 _save(output, model, optimizer, lstm_state, progress, vocab)
             _barrier(world)
@@ -237,7 +239,8 @@ def _check_output_dir(output: Path, config: Config) -> None:
     foreign = [p.name for p in output.iterdir() if p.name not in OUR_FILES]
     if foreign:
         raise FileExistsError(
-            f"Output directory {output} already holds other files ({', '.join(sorted(foreign)[:5])}); "
+            f"Output directory {output} already holds other files "
+            f"({', '.join(sorted(foreign)[:5])}); "
             "give an empty or new directory (nothing in it is overwritten)"
         )
 
@@ -383,6 +386,18 @@ def _global_mean(value: torch.Tensor, world: int) -> float:
     return float(value)
 
 
+@torch.no_grad()
+def _check_in_sync(model: nn.Module, world: int, step: int, log: Log) -> None:
+    """Make sure every process holds the same weights (a cheap checksum)."""
+    total = torch.stack([p.double().sum() for p in model.parameters()]).sum().reshape(1)
+    gathered = [torch.zeros_like(total) for _ in range(world)]
+    dist.all_gather(gathered, total)
+    values = [float(g) for g in gathered]
+    if max(values) - min(values) > 1e-6 * max(1.0, abs(values[0])):
+        raise RuntimeError(f"Processes out of sync at step {step}: weight checksums {values}")
+    log(f"{world} processes in sync at step {step:,} (weight checksum {values[0]:.6f})")
+
+
 def _barrier(world: int) -> None:
     if world > 1 and dist.is_initialized():
         dist.barrier()
@@ -404,13 +419,13 @@ def _heldout_batcher(
     limit = training["max_eval_tokens"]
     if limit > 0 and text.n_tokens > limit:
         n_sent = int(np.searchsorted(text.starts, limit, side="right")) - 1
-        text = TokenizedText(
-            text.types, text.ids[: text.starts[n_sent]], text.starts[: n_sent + 1]
-        )
+        text = TokenizedText(text.types, text.ids[: text.starts[n_sent]], text.starts[: n_sent + 1])
     return StreamBatcher(
         text,
         vocab,
-        batch_size=min(training["eval_batch_size"], max(1, text.n_tokens // training["unroll_steps"])),
+        batch_size=min(
+            training["eval_batch_size"], max(1, text.n_tokens // training["unroll_steps"])
+        ),
         unroll_steps=training["unroll_steps"],
         max_chars=config["model"]["max_characters_per_token"],
     )
@@ -456,4 +471,8 @@ def _hash(words: List[str]) -> str:
 
 def _duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60:02d}s"
+    )

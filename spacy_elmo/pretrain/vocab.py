@@ -53,9 +53,7 @@ class Vocabulary:
         """
         counts = text.counts()
         kept = [
-            (-int(c), t)
-            for t, c in zip(text.types, counts)
-            if c >= min_count and t not in SPECIALS
+            (-int(c), t) for t, c in zip(text.types, counts) if c >= min_count and t not in SPECIALS
         ]
         kept.sort()
         words = [t for _, t in kept[: max(0, max_size - len(SPECIALS))]]
@@ -94,4 +92,3 @@ def unigram_perplexity(log_probs: np.ndarray, vocab: Vocabulary, text: Tokenized
     nll = -float(np.dot(log_probs[word_ids], text.counts()))
     nll -= text.n_sentences * float(log_probs[EOS_ID])
     return math.exp(nll / (text.n_tokens + text.n_sentences))
-
