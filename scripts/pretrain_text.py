@@ -93,7 +93,8 @@ def split_sentences(text: str) -> List[str]:
 
 def chunk_paragraph(text: str, max_tokens: int = 300, target: int = 150) -> List[str]:
     """Cut a paragraph longer than max_tokens at sentence ends into pieces of
-    about `target` tokens; shorter paragraphs come back unchanged."""
+    about `target` tokens (between words where no sentence end is in reach);
+    shorter paragraphs come back unchanged."""
     if len(text.split()) <= max_tokens:
         return [text]
     pieces: List[str] = []
@@ -108,7 +109,15 @@ def chunk_paragraph(text: str, max_tokens: int = 300, target: int = 150) -> List
         n += k
     if cur:
         pieces.append(" ".join(cur))
-    return pieces
+    # a piece with no sentence end in reach (lists, verse) is cut between words
+    out: List[str] = []
+    for piece in pieces:
+        words = piece.split()
+        if len(words) <= max_tokens:
+            out.append(piece)
+        else:
+            out.extend(" ".join(words[i : i + target]) for i in range(0, len(words), target))
+    return out
 
 
 def normalize_doc(paragraphs: Iterable[str], max_tokens: int = 300) -> Doc:
@@ -735,15 +744,10 @@ def rst_paragraphs(text: str) -> Doc:
             skip_indent = ind
             continue
         if s.startswith(">>>") or _RST_TABLE.match(s) or s.startswith("| ") or s.startswith("+-"):
+            # a doctest block or a table: runs to the next blank line
             flush()
-            skip_indent = ind - 1 if s.startswith(">>>") else None
-            if s.startswith(">>>"):
-                # a doctest block runs to the next blank line
-                while i < len(lines) and lines[i].strip():
-                    i += 1
-            elif _RST_TABLE.match(s) or s.startswith(("| ", "+-")):
-                while i < len(lines) and lines[i].strip():
-                    i += 1
+            while i < len(lines) and lines[i].strip():
+                i += 1
             continue
         if re.match(r"^:[\w ()-]+:\s*\S*$", s) and not cur:
             continue  # directive option or bare field (":noindex:", ":synopsis:")
