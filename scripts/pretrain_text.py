@@ -120,20 +120,57 @@ def chunk_paragraph(text: str, max_tokens: int = 300, target: int = 150) -> List
     return out
 
 
+_CP1252_HIGH = (
+    "\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018-\u201e"
+)
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf" + _CP1252_HIGH + "\u2020-\u2022\u2026\u2030\u2039\u203a"
+    "\u20ac\u2122]{1,3}"
+)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _undo_mojibake(m: re.Match) -> str:
+    s = m.group(0)
+    try:
+        raw = b"".join(bytes([ord(c)]) if ord(c) < 256 else c.encode("cp1252") for c in s)
+        return raw.decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return s
+
+
+def fix_text(text: str) -> str:
+    """Repair UTF-8 read as cp1252/latin-1 (`Â£` -> `£`, `â€œ` -> `\u201c`) where a
+    run decodes cleanly, then drop control characters (C0 but whitespace, C1)."""
+    return _CONTROL.sub("", _MOJIBAKE.sub(_undo_mojibake, text))
+
+
 def normalize_doc(paragraphs: Iterable[str], max_tokens: int = 300) -> Doc:
-    """Squash whitespace, drop paragraphs without letters, cut over-long ones."""
+    """Repair mojibake, drop control characters, squash whitespace, drop
+    paragraphs without letters, cut over-long ones."""
     out: Doc = []
     for p in paragraphs:
-        p = squash(p)
+        p = squash(fix_text(p))
         if not p or not _LETTER.search(p):
             continue
         out.extend(chunk_paragraph(p, max_tokens))
     return out
 
 
+_NUMBERED_HEADING = re.compile(
+    r"^(\}|(chapter|book|part|volume|canto|act|scene|section|letter)\s+([ivxlc]+|\d+|the)\b)",
+    re.I,
+)
+_INDEX_ENTRY = re.compile(r"^[^.!?]{1,40}, \d+(, \d+)*\.?$")  # "Dew-besprent, 542."
+
+
 def is_heading(p: str, max_tokens: int = 12) -> bool:
-    """A short paragraph with letters but no lower-case letter (e.g. 'CHAPTER IV.')."""
-    return len(p.split()) <= max_tokens and not re.search(r"[a-z]", p)
+    """A short paragraph that is a heading or an index entry: no lower-case letter
+    ('CHAPTER IV.'), a numbered part ('Chapter 3', 'SCENE II. Before Bordeaux.'),
+    a Whitman '} Title', or 'word, 123.'."""
+    if len(p.split()) > max_tokens:
+        return False
+    return not re.search(r"[a-z]", p) or bool(_NUMBERED_HEADING.match(p) or _INDEX_ENTRY.match(p))
 
 
 def blank_line_blocks(text: str) -> List[List[str]]:

@@ -242,3 +242,29 @@ def test_polarity_parse_and_split():
     )
     assert kept == [("x", "POS")] and repeats == 1 and conflicts == 1
     assert polarity.cats_for("NEG") == {"POS": 0.0, "NEG": 1.0}
+
+
+def test_fix_text_mojibake_and_controls():
+    assert pt.fix_text("save Â£47 billion") == "save \u00a347 billion"
+    assert pt.fix_text("said:â€œOlder peopleâ€\x9d") == "said:\u201cOlder people\u201d"
+    assert pt.fix_text("Ã©tude and caf\u00e9 stay") == "\u00e9tude and caf\u00e9 stay"
+    assert pt.fix_text("4 1\x02 per cent") == "4 1 per cent"
+    assert pt.fix_text("Ärger ÂÂ") == "Ärger ÂÂ"
+
+
+@pytest.mark.parametrize(
+    "p,heading",
+    [
+        ("CHAPTER IV.", True),
+        ("Chapter 3", True),
+        ("SCENE II. Before Bordeaux.", True),
+        ("} A Glimpse", True),
+        ("Dew-besprent, 542.", True),
+        ("Act well your part, and there all the honour lies.", False),
+        ("He shook his head.", False),
+        ("Book club meets at noon.", False),
+        ("Chapter and verse were quoted at length by the old man in the long sermon.", False),
+    ],
+)
+def test_is_heading(p, heading):
+    assert pt.is_heading(p) is heading
