@@ -128,7 +128,9 @@ def to_docbin(sentences: List[Sentence], path: Path) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--download-dir", type=Path, default=Path("assets/dl"))
+    parser.add_argument(
+        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("/work/data/conll"))
     parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
     args = parser.parse_args(argv)

@@ -139,7 +139,9 @@ def write_docbin(examples: List[Example], path: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--download-dir", type=Path, default=Path("assets/dl"))
+    parser.add_argument(
+        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
+    )
     parser.add_argument("--out-dir", type=Path, default=Path("/work/data/polarity"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="rebuild existing outputs")

@@ -877,7 +877,13 @@ def build_source(name: str, dl: Path, src_dir: Path, conll_dir: Path, force: boo
     log(f"[{name}] building")
     t0 = time.time()
     fn = SOURCES[name]
-    docs = list(fn(dl, conll_dir) if name == "conll" else fn(dl))
+    try:
+        docs = list(fn(dl, conll_dir) if name == "conll" else fn(dl))
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as e:
+        raise DataError(
+            f"reading the {name} source from {dl} failed ({type(e).__name__}: {e}); "
+            f"delete the damaged download there and rerun"
+        ) from e
     docs = [d for d in docs if d]
     if not docs:
         warn(f"[{name}] no text (source skipped)")
@@ -995,15 +1001,34 @@ def main(argv=None) -> int:
         description="Fetch, clean and split raw English text for biLM pretraining.",
         epilog=f"sources: {', '.join(SOURCES)}",
     )
-    parser.add_argument("--download-dir", type=Path, default=Path("assets/dl"))
-    parser.add_argument("--out-dir", type=Path, default=Path("/work/data/pretrain"))
-    parser.add_argument("--conll-dir", type=Path, default=Path("/work/data/conll"))
-    parser.add_argument("--sources", default=",".join(SOURCES), help="comma-separated")
-    parser.add_argument("--heldout-frac", type=float, default=0.01)
+    parser.add_argument(
+        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, default=Path("/work/data/pretrain"), help="sources/, splits"
+    )
+    parser.add_argument(
+        "--conll-dir",
+        type=Path,
+        default=Path("/work/data/conll"),
+        help="where scripts/conll2003.py writes train.text.txt (run if missing)",
+    )
+    parser.add_argument(
+        "--sources",
+        default=",".join(SOURCES),
+        help="comma-separated sources to build; the split takes every built source",
+    )
+    parser.add_argument(
+        "--heldout-frac", type=float, default=0.01, help="held-out share of each source's tokens"
+    )
     parser.add_argument("--min-heldout-tokens", type=int, default=50_000)
-    parser.add_argument("--block-tokens", type=int, default=2000)
+    parser.add_argument(
+        "--block-tokens", type=int, default=2000, help="documents are cut into blocks this long"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="rebuild the source files")
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild the selected sources and the split"
+    )
     parser.add_argument(
         "--strict", action="store_true", help="fail instead of skipping a broken source"
     )
