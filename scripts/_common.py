@@ -153,6 +153,7 @@ def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
                 f.write(line)
                 f.write("\n")
                 n += 1
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; these are shared data
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
