@@ -672,7 +672,7 @@ _RST_SKIP_DIRECTIVES = {
     "grammar-snippet",
     "limited-api-list",
 }
-_RST_ADORNMENT = re.compile(r"^([=\-~*^#\"'+`:._])\1{2,}\s*$")
+_RST_ADORNMENT = re.compile(r"^([=\-~*^#\"'+`:._%])\1{2,}\s*$")
 _RST_ROLE = re.compile(r":[\w:+.-]+:`([^`]*)`")
 _RST_TABLE = re.compile(r"^\s*(\+[-=+]+\+|=+( +=+)+)\s*$")
 
