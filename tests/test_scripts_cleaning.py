@@ -1,0 +1,270 @@
+"""The pure text-cleaning functions of the data scripts in scripts/ (no downloads)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def _load(name):
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", SCRIPTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+pt = _load("pretrain_text")
+conll = _load("conll2003")
+polarity = _load("polarity")
+
+
+@pytest.mark.parametrize(
+    "raw,clean",
+    [
+        ('"A worse choice,"?Sen. Warren said', '"A worse choice," Sen. Warren said'),
+        ('on DeVos"?highly contentious', "on DeVos' highly contentious"),
+        ('"attack" "?an incident that never happened "?to defend', '"attack" \u2014 an incident'),
+        ('the interview wasn"t the first', "the interview wasn't the first"),
+        ('said "no."?Then', 'said "no." Then'),
+        ('teachers"?, and', "teachers', and"),
+    ],
+)
+def test_fix_news_quotes(raw, clean):
+    assert pt.fix_news_quotes(raw).startswith(clean)
+    assert '"?' not in pt.fix_news_quotes(raw)
+
+
+def test_news_docs_paragraphs_and_title():
+    row = {"title": "A Title", "text": '"First para,"?he said.     Second  para here.'}
+    assert list(pt.news_docs([row])) == [["A Title", '"First para," he said.', "Second para here."]]
+
+
+def test_gutenberg_paragraphs():
+    text = (
+        "[Emma by Jane Austen 1816]\n\nVOLUME I\n\nCHAPTER I\n\n\n"
+        "Emma Woodhouse, handsome, clever,\nand rich, was _very_ happy.\n\n"
+        "1:1 In the beginning God created\nthe heaven. 1:2 And the earth.\n\n"
+        "End of Project Gutenberg's Emma\nlicence text\n"
+    )
+    assert pt.gutenberg_paragraphs(text) == [
+        "Emma Woodhouse, handsome, clever, and rich, was very happy.",
+        "In the beginning God created the heaven. And the earth.",
+    ]
+
+
+def test_strip_gutenberg_boilerplate():
+    text = (
+        "header\n*** START OF THIS PROJECT GUTENBERG EBOOK X ***\nbody\n"
+        "*** END OF THE PROJECT GUTENBERG EBOOK X ***\nfooter"
+    )
+    assert pt.strip_gutenberg_boilerplate(text).strip() == "body"
+
+
+def test_brown_detokenize():
+    line = (
+        "\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, and/cc it's/pps+bez "
+        "(/( 1961/cd )/) done/vbn ./."
+    )
+    words = pt.strip_brown_tags(line)
+    assert words[:3] == ["The", "jury", "said"]
+    assert pt.detokenize(words) == 'The jury said "no evidence", and it\'s (1961) done.'
+    assert pt.detokenize(["He", "does", "n't", "know", "."]) == "He doesn't know."
+
+
+def test_brown_paragraphs():
+    text = "\n\n\tA/at b/nn ./.\nC/np d/nn ./.\n\n\n\tE/at f/nn ./.\n"
+    assert pt.brown_paragraphs(text) == ["A b. C d.", "E f."]
+
+
+def test_clean_wikitext():
+    wiki = (
+        "{{Infobox|name={{nested|x}}}}\n"
+        "'''Anarchism''' is a [[political philosophy]] that advocates "
+        "[[self-governance|self-governed]] societies.<ref>Cite {{cite|a}}</ref> "
+        "See [http://example.org the site].<!-- hidden -->\n"
+        "[[File:X.jpg|thumb|A [[caption]] here]]\n"
+        "{| class=wikitable\n| a || b\n|}\n"
+        "== History ==\n"
+        "* a list item that is dropped entirely\n"
+        "The word comes from &quot;anarchy&quot; in Greek.\n"
+        "== References ==\n"
+        "Everything after the references heading is dropped here.\n"
+    )
+    assert pt.clean_wikitext(wiki) == [
+        "Anarchism is a political philosophy that advocates self-governed societies. See the site.",
+        'The word comes from "anarchy" in Greek.',
+    ]
+
+
+def test_rst_inline():
+    s = (
+        "Use :func:`len` or :meth:`~dict.items`, see :ref:`the tutorial <tut>` and "
+        "``x = 1``; *really* **bold**, `PEP site <https://peps>`_ and name_ or __len__."
+    )
+    assert pt.rst_inline(s) == (
+        "Use len or items, see the tutorial and x = 1; really bold, PEP site and name or __len__."
+    )
+
+
+def test_rst_paragraphs():
+    rst = """.. _label:
+
+*****
+Title
+*****
+
+Heading
+=======
+
+Some prose that spans
+two lines. For example::
+
+   >>> code()
+   output
+
+.. note::
+
+   A note that is kept, with :class:`int`.
+
+.. code-block:: python
+
+   dropped = True
+
+.. index:: single: dropped
+
+.. function:: spam(a, b)
+              spam(a)
+   :noindex:
+
+   Return the spam of a and b.
+
+>>> print("doctest dropped")
+doctest dropped
+
+* A list item of four words.
+
++------+------+
+| grid | tab  |
++------+------+
+"""
+    assert pt.rst_paragraphs(rst) == [
+        "Some prose that spans two lines. For example:",
+        "A note that is kept, with int.",
+        "Return the spam of a and b.",
+        "A list item of four words.",
+    ]
+
+
+def test_play_paragraphs():
+    text = "ACT I.\n\nHam.\nTo be, or not to be,--that is\nthe question:   12\n\n[Exit.]\n"
+    assert pt.play_paragraphs(text) == ["To be, or not to be,--that is the question:"]
+
+
+def test_chunk_paragraph():
+    sent = "This is a sentence of eight words here."
+    long = " ".join([sent] * 50)
+    pieces = pt.chunk_paragraph(long, max_tokens=100, target=40)
+    assert all(len(p.split()) <= 48 for p in pieces)
+    assert " ".join(pieces) == long
+    assert pt.chunk_paragraph(sent) == [sent]
+    no_ends = " ".join(["word"] * 250)
+    assert [len(p.split()) for p in pt.chunk_paragraph(no_ends, 100, 100)] == [100, 100, 50]
+
+
+def test_split_corpus_keeps_documents_and_conll_train_only():
+    docs = {
+        "conll": [[f"conll sentence number {i} ." for i in range(10)]],
+        "a": [[f"a doc {d} para {i} some words" for i in range(3)] for d in range(200)],
+    }
+    train, held, dupes = pt.split_corpus(
+        docs, heldout_frac=0.05, min_heldout_tokens=0, block_tokens=1000, seed=1
+    )
+    assert all(name != "conll" for name, _ in held)
+    assert 5 <= len(held) <= 15
+    for _, block in held:  # whole documents
+        assert len(block) == 3 and len({p.split()[2] for p in block}) == 1
+    again = pt.split_corpus(docs, 0.05, 0, 1000, seed=1)
+    assert again[1] == held and again[0] == train
+    assert sum(dupes.values()) == 0
+
+
+def test_split_corpus_drops_repeats_across_sources():
+    docs = {"a": [["the same long paragraph here"]], "b": [["The same long paragraph, here!"]]}
+    train, held, dupes = pt.split_corpus(docs, 0.0, 0, 100, seed=0)
+    assert dupes == {"a": 0, "b": 1}
+
+
+def test_parse_conll_and_spans():
+    lines = [
+        "-DOCSTART- -X- -X- O",
+        "",
+        "EU NNP B-NP B-ORG",
+        "rejects VBZ B-VP O",
+        "German JJ B-NP B-MISC",
+        "Peter NNP B-NP B-PER",
+        "Blackburn NNP I-NP I-PER",
+        "",
+        "",
+        "BRUSSELS NNP B-NP B-LOC",
+    ]
+    sents = conll.parse_conll(lines)
+    assert [w for w, _ in sents] == [
+        ["EU", "rejects", "German", "Peter", "Blackburn"],
+        ["BRUSSELS"],
+    ]
+    assert conll.iob_spans(sents[0][1]) == [(0, 1, "ORG"), (2, 3, "MISC"), (3, 5, "PER")]
+    assert conll.iob_spans(["I-PER", "I-PER", "B-PER", "O", "I-LOC"]) == [
+        (0, 2, "PER"),
+        (2, 3, "PER"),
+        (4, 5, "LOC"),
+    ]
+    with pytest.raises(conll.DataError):
+        conll.parse_conll(["EU NNP B-ORG"])
+
+
+def test_polarity_parse_and_split():
+    csv_text = '\ufeff"1","a good , fine film . \n"\n"-1","a bad one"\n' + "".join(
+        f'"{"1" if i % 2 else "-1"}","text {i}"\n' for i in range(98)
+    )
+    ex = polarity.parse_polarity_csv(csv_text)
+    assert ex[0] == ("a good , fine film .", "POS") and ex[1] == ("a bad one", "NEG")
+    parts = polarity.stratified_split(ex, seed=3)
+    assert [len(parts[s]) for s in polarity.SPLITS] == [80, 10, 10]
+    assert sum(lab == "POS" for _, lab in parts["dev"]) == 5
+    assert polarity.stratified_split(ex, seed=3) == parts
+    kept, repeats, conflicts = polarity.dedupe(
+        [("x", "POS"), ("x", "POS"), ("y", "POS"), ("y", "NEG")]
+    )
+    assert kept == [("x", "POS")] and repeats == 1 and conflicts == 1
+    assert polarity.cats_for("NEG") == {"POS": 0.0, "NEG": 1.0}
+
+
+def test_fix_text_mojibake_and_controls():
+    assert pt.fix_text("save Â£47 billion") == "save \u00a347 billion"
+    assert pt.fix_text("said:â€œOlder peopleâ€\x9d") == "said:\u201cOlder people\u201d"
+    assert pt.fix_text("Ã©tude and caf\u00e9 stay") == "\u00e9tude and caf\u00e9 stay"
+    assert pt.fix_text("4 1\x02 per cent") == "4 1 per cent"
+    assert pt.fix_text("Ärger ÂÂ") == "Ärger ÂÂ"
+
+
+@pytest.mark.parametrize(
+    "p,heading",
+    [
+        ("CHAPTER IV.", True),
+        ("Chapter 3", True),
+        ("SCENE II. Before Bordeaux.", True),
+        ("} A Glimpse", True),
+        ("Dew-besprent, 542.", True),
+        ("Act well your part, and there all the honour lies.", False),
+        ("He shook his head.", False),
+        ("Book club meets at noon.", False),
+        ("Chapter and verse were quoted at length by the old man in the long sermon.", False),
+    ],
+)
+def test_is_heading(p, heading):
+    assert pt.is_heading(p) is heading
