@@ -202,3 +202,15 @@ def test_two_processes_match_one(corpus, tmp_path):
     ddp = [r["loss"] for r in log_records(tmp_path / "ddp") if "loss" in r]
     assert len(single) == len(ddp) == 4
     assert np.allclose(single, ddp, rtol=1e-3), (single, ddp)
+
+
+def test_pretrain_config_writes_a_preset_that_pretrain_reads(tmp_path):
+    path = tmp_path / "bilm.cfg"
+    run("pretrain-config", path, "--preset", "small")
+    text = path.read_text()
+    assert "dim = 1024" in text and 'kind = "adaptive"' in text and "learn_rate = 0.2" in text
+    result = run("pretrain-config", path, check=False)
+    assert result.returncode == 1 and "exists; pass --force" in result.stderr
+    from spacy_elmo.pretrain.config import load_config
+
+    assert load_config(path, "tiny")["model"]["projection_dim"] == 128
