@@ -29,13 +29,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bilm_speed import flops_per_token, matmul_gflops  # noqa: E402
 from bench.text import docstring_paragraphs  # noqa: E402
-from spacy_elmo.nn.bilm import ElmoBiLM  # noqa: E402
-from spacy_elmo.options import ElmoOptions, make_options  # noqa: E402
-from spacy_elmo.pretrain.batches import StreamBatcher  # noqa: E402
+from spacy_elmo.options import make_options  # noqa: E402
 from spacy_elmo.pretrain.config import load_config  # noqa: E402
 from spacy_elmo.pretrain.corpus import sentence_pipeline, tokenize_files  # noqa: E402
-from spacy_elmo.pretrain.objective import BiLanguageModel  # noqa: E402
-from spacy_elmo.pretrain.trainer import _optimizer, _softmax  # noqa: E402
+from spacy_elmo.pretrain.trainer import (  # noqa: E402
+    build_model,
+    make_optimizer,
+    train_step,
+    training_batcher,
+)
 from spacy_elmo.pretrain.vocab import Vocabulary  # noqa: E402
 
 
@@ -65,36 +67,23 @@ def worker(preset: str, kind: str, steps: int, text_dir: Path) -> Dict[str, Any]
     text = tokenize_files([text_dir / "docs.txt"], sentence_pipeline("blank:en"))
     vocab = Vocabulary.build(text, min_count=1, max_size=100_000)
     training = config["training"]
-    batcher = StreamBatcher(
-        text,
-        vocab,
-        batch_size=training["batch_size"],
-        unroll_steps=training["unroll_steps"],
-        max_chars=config["model"]["max_characters_per_token"],
-    )
-    options = make_options(**config["model"])
-    model = BiLanguageModel(
-        ElmoBiLM(ElmoOptions.from_dict(options), token_cache_size=0),
-        _softmax(config, len(vocab), config["model"]["projection_dim"]),
-        training["dropout"],
-    )
-    optimizer = _optimizer(model, training)
+    batcher = training_batcher(text, vocab, config)
+    model = build_model(config, vocab, lambda _: None)
+    optimizer = make_optimizer(model, training)
     state = None
     timed = 0.0
     for step in range(steps + 3):
         window = batcher.window(0, step % batcher.windows_per_epoch)
         start = time.perf_counter()
-        result = model(window, state)
-        state = result.state
-        optimizer.zero_grad()
-        (result.loss * training["unroll_steps"]).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), training["clip_norm"])
-        optimizer.step()
+        state = train_step(model, optimizer, window, state, training).state
         if step >= 3:
             timed += time.perf_counter() - start
     counts = np.zeros(len(vocab))
     np.add.at(counts, vocab.lookup(text.types), text.counts())
-    per_token = 3 * (flops_per_token(options) + 2 * softmax_flops(kind, config, vocab, counts))
+    per_token = 3 * (
+        flops_per_token(make_options(**config["model"]))
+        + 2 * softmax_flops(kind, config, vocab, counts)
+    )
     tokens = steps * batcher.tokens_per_window
     return {
         "preset": preset,

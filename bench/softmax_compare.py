@@ -18,10 +18,16 @@ from typing import Dict, List, Tuple
 
 import torch
 
-from spacy_elmo.pretrain.batches import StreamBatcher
 from spacy_elmo.pretrain.config import load_config
 from spacy_elmo.pretrain.corpus import sentence_pipeline, tokenize_files
-from spacy_elmo.pretrain.trainer import _build_model, _heldout_batcher, _optimizer, evaluate
+from spacy_elmo.pretrain.trainer import (
+    build_model,
+    evaluate,
+    heldout_batcher,
+    make_optimizer,
+    train_step,
+    training_batcher,
+)
 from spacy_elmo.pretrain.vocab import Vocabulary
 
 Curve = List[Tuple[int, float, float]]  # (step, CPU seconds, held-out average perplexity)
@@ -44,17 +50,11 @@ def train_curve(kind: str, args: argparse.Namespace, train: Path, heldout: Path)
     text, held = tokenize_files([train], nlp), tokenize_files([heldout], nlp)
     vocab = Vocabulary.build(text, min_count=3, max_size=100_000)
     training = config["training"]
-    batcher = StreamBatcher(
-        text,
-        vocab,
-        batch_size=training["batch_size"],
-        unroll_steps=training["unroll_steps"],
-        max_chars=config["model"]["max_characters_per_token"],
-    )
-    evaluator = _heldout_batcher(held, vocab, config)
+    batcher = training_batcher(text, vocab, config)
+    evaluator = heldout_batcher(held, vocab, config)
     assert evaluator is not None
-    model = _build_model(config, vocab, lambda _: None)
-    optimizer = _optimizer(model, training)
+    model = build_model(config, vocab, lambda _: None)
+    optimizer = make_optimizer(model, training)
     model.train()
     curve: Curve = []
     cpu = 0.0
@@ -62,12 +62,8 @@ def train_curve(kind: str, args: argparse.Namespace, train: Path, heldout: Path)
     for step in range(1, args.steps + 1):
         epoch, index = divmod(step - 1, batcher.windows_per_epoch)
         start = time.process_time()
-        result = model(batcher.window(epoch, index), None if index == 0 else state)
-        state = result.state
-        optimizer.zero_grad()
-        (result.loss * training["unroll_steps"]).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), training["clip_norm"])
-        optimizer.step()
+        window = batcher.window(epoch, index)
+        state = train_step(model, optimizer, window, None if index == 0 else state, training).state
         cpu += time.process_time() - start
         if step % args.eval_every == 0:
             ppl = evaluate(model, evaluator)["average"]

@@ -30,11 +30,11 @@ from ..nn.lstm import LstmState
 from ..nn.softmax import FullSoftmax, LMSoftmax, make_softmax
 from ..options import ElmoOptions, make_options
 from ..resolve import load_bilm
-from .batches import StreamBatcher
+from .batches import StreamBatcher, Window
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .corpus import TokenizedText, sentence_pipeline, text_files, tokenize_files
 from .model_files import SOFTMAX_FILE, VOCAB_FILE, export_model, load_softmax
-from .objective import BiLanguageModel
+from .objective import BiLanguageModel, WindowResult
 from .vocab import Vocabulary, unigram_log_probs, unigram_perplexity
 
 CHECKPOINT_FILE = "checkpoint.hdf5"
@@ -78,18 +78,12 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
             f"[training] batch_size {training['batch_size']} must divide by the {world} processes"
         )
     per_rank = training["batch_size"] // world
-    batcher = StreamBatcher(
-        train_text,
-        vocab,
-        batch_size=training["batch_size"],
-        unroll_steps=training["unroll_steps"],
-        max_chars=config["model"]["max_characters_per_token"],
-        seed=system["seed"],
-        rows=(rank * per_rank, (rank + 1) * per_rank),
+    batcher = training_batcher(
+        train_text, vocab, config, rows=(rank * per_rank, (rank + 1) * per_rank)
     )
     torch.manual_seed(system["seed"] + rank)
-    model = _build_model(config, vocab, log).to(device)
-    optimizer = _optimizer(model, training)
+    model = build_model(config, vocab, log).to(device)
+    optimizer = make_optimizer(model, training)
     step, lstm_state = 0, None
     progress: Dict[str, Any] = {"tokens": 0, "elapsed": 0.0}
     checkpoint_path = output / CHECKPOINT_FILE
@@ -113,7 +107,7 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
         _truncate_log(output / LOG_FILE, step)
     elif rank == 0:
         config.to_disk(output / CONFIG_FILE)
-    heldout = _heldout_batcher(heldout_text, vocab, config)
+    heldout = heldout_batcher(heldout_text, vocab, config)
     if heldout_text is not None and step == 0 and rank == 0:
         unigram = unigram_perplexity(unigram_log_probs(vocab, train_text), vocab, heldout_text)
         _append_log(output, {"step": 0, "unigram_heldout_perplexity": unigram})
@@ -130,12 +124,8 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
         epoch, index = divmod(step, batcher.windows_per_epoch)
         if index == 0:
             lstm_state = None
-        result = trained(batcher.window(epoch, index), lstm_state)
+        result = train_step(trained, optimizer, batcher.window(epoch, index), lstm_state, training)
         lstm_state = result.state
-        optimizer.zero_grad(set_to_none=True)
-        (result.loss * training["unroll_steps"]).backward()
-        nn.utils.clip_grad_norm_(model.parameters(), training["clip_norm"])
-        optimizer.step()
         step += 1
         progress["tokens"] += window_tokens
         rate_tokens += window_tokens
@@ -194,6 +184,49 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
         dist.destroy_process_group()
     log(f"Model written to {output}")
     return progress
+
+
+def training_batcher(
+    text: TokenizedText,
+    vocab: Vocabulary,
+    config: Config,
+    rows: Optional[Tuple[int, int]] = None,
+) -> StreamBatcher:
+    """The training windows of `text` as the config's [training] and [system] say.
+
+    rows (Optional[Tuple[int, int]]): This process's slice of the batch rows.
+    RETURNS (StreamBatcher): The batcher.
+    """
+    return StreamBatcher(
+        text,
+        vocab,
+        batch_size=config["training"]["batch_size"],
+        unroll_steps=config["training"]["unroll_steps"],
+        max_chars=config["model"]["max_characters_per_token"],
+        seed=config["system"]["seed"],
+        rows=rows,
+    )
+
+
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    window: Window,
+    state: Optional[LstmState],
+    training: Dict[str, Any],
+) -> WindowResult:
+    """One optimiser step of the recipe: gradients of `loss * unroll_steps`, clipped
+    to a global norm of `clip_norm`.
+
+    model (nn.Module): The BiLanguageModel (or its DistributedDataParallel wrapper).
+    RETURNS (WindowResult): The window's loss and the state to carry on with.
+    """
+    result = model(window, state)
+    optimizer.zero_grad(set_to_none=True)
+    (result.loss * training["unroll_steps"]).backward()
+    nn.utils.clip_grad_norm_(model.parameters(), training["clip_norm"])
+    optimizer.step()
+    return result
 
 
 def evaluate(model: BiLanguageModel, batcher: StreamBatcher) -> Perplexity:
@@ -301,7 +334,7 @@ def _vocabulary(output: Path, config: Config, text: TokenizedText, rank: int) ->
     return vocab
 
 
-def _build_model(config: Config, vocab: Vocabulary, log: Log) -> BiLanguageModel:
+def build_model(config: Config, vocab: Vocabulary, log: Log) -> BiLanguageModel:
     """A new biLM from [model], or the biLM of `init_weights` (adapting); the softmax
     is new, or taken from `init_weights` for the words both vocabularies share."""
     init = config["training"]["init_weights"]
@@ -353,7 +386,7 @@ def _init_softmax(softmax: LMSoftmax, init: Path, vocab: Vocabulary, log: Log) -
         log("The vocabulary changed: a new adaptive softmax is trained")
 
 
-def _optimizer(model: nn.Module, training: Dict[str, Any]) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, training: Dict[str, Any]) -> torch.optim.Optimizer:
     if training["optimizer"] == "adagrad":
         return torch.optim.Adagrad(
             model.parameters(),
@@ -410,7 +443,7 @@ def _step_limit(training: Dict[str, Any], windows_per_epoch: int) -> int:
     return limit
 
 
-def _heldout_batcher(
+def heldout_batcher(
     text: Optional[TokenizedText], vocab: Vocabulary, config: Config
 ) -> Optional[StreamBatcher]:
     if text is None:
