@@ -26,7 +26,10 @@ def ElmoBiLM_v1(
     RETURNS (Model[List[Doc], List[Floats3d]]): Per Doc, (n_layers + 1, n_tokens, dim).
     """
     return ElmoBiLMModel(
-        max_batch_tokens=max_batch_tokens, window=window, mixed_precision=mixed_precision
+        max_batch_tokens=max_batch_tokens,
+        window=window,
+        mixed_precision=mixed_precision,
+        grad_scaler=PyTorchGradScaler(enabled=False),  # v1 never scaled gradients
     )
 
 

@@ -56,6 +56,9 @@ class ElmoListener(Model):
         )
         self.upstream_name = upstream_name
         self.upstream_component: Optional[str] = None
+        # Between initialize and the first training step, a Doc without ELMo layers
+        # gets zeros (the task model's initialization predicts on unannotated Docs).
+        self.initializing = False
         self._batch_id: Optional[int] = None
         self._outputs: Optional[List[Floats3d]] = None
         self._backprop: Optional[Callable[[List[Floats3d]], Any]] = None
@@ -88,15 +91,17 @@ class ElmoListener(Model):
 def _listener_init(model: ElmoListener, X: Any = None, Y: Any = None) -> None:
     if model.upstream_component is None:
         raise ValueError(NO_UPSTREAM.format(upstream=model.upstream_name))
-    # The chain around the task model predicts on the (unannotated) sample right after
-    # initialization, to infer shapes: give zeros that one time.
-    model.attrs["_init_predict"] = True
+    # The chains around the task model predict on the (unannotated) sample during
+    # initialization, to infer shapes: give zeros until training starts.
+    if isinstance(model, ElmoListener):
+        model.initializing = True
 
 
 def _listener_forward(
     model: ElmoListener, docs: List[Doc], is_train: bool
 ) -> Tuple[List[Floats3d], Callable[[List[Floats3d]], List[Doc]]]:
-    init_predict = model.attrs.pop("_init_predict", False)
+    if is_train:
+        model.initializing = False
     if is_train and model._batch_id is not None:
         model.verify_inputs(docs)
         outputs = cast(List[Floats3d], model._outputs)
@@ -114,7 +119,7 @@ def _listener_forward(
     for doc in docs:
         layers = doc._.get(LAYERS_EXTENSION)
         if layers is None:
-            if len(doc) and not init_predict:
+            if len(doc) and (is_train or not model.initializing):
                 raise ValueError(NO_LAYERS.format(upstream=upstream))
             layers = model.ops.alloc3f(model.get_dim("nL"), len(doc), model.get_dim("nO"))
         outputs.append(model.ops.asarray3f(layers))
