@@ -138,9 +138,7 @@ def test_spacy_train_cli(tmp_path, corpus, weights, task, mode, fine_tune):
     # The biLM is frozen unless fine-tuned.
     original = load_bilm(weights)
     bilm = the_bilm(best, embedded, task)
-    changed = any(
-        not torch.equal(a, b) for a, b in zip(original.parameters(), bilm.parameters())
-    )
+    changed = any(not torch.equal(a, b) for a, b in zip(original.parameters(), bilm.parameters()))
     assert changed == fine_tune
 
     # A to_disk / from_disk round trip predicts the same.
