@@ -71,12 +71,15 @@ def ner_table(results: List[Dict[str, Any]]) -> List[str]:
     lines = [head, "|" + "---|" * (7 + len(NER_TYPES))]
     for res in results:
         s = res["summary"]
-        per_type = [pct(s["per_type"][t]["f"], False) if t in s["per_type"] else "–" for t in NER_TYPES]
-        wps = [r.get("words_per_second") for r in res["runs"] if r.get("words_per_second")]
+        per_type = [
+            pct(s["per_type"][t]["f"], False) if t in s["per_type"] else "–" for t in NER_TYPES
+        ]
+        wps = [r["words_per_second"] for r in res["runs"] if r.get("words_per_second")]
+        speed = f"{sum(wps) / len(wps):,.0f}" if wps else "–"
         lines.append(
             f"| {res['name']} | {pct(s['p'], False)} | {pct(s['r'], False)} | "
             f"**{pct(s['f'])}** | " + " | ".join(per_type) + f" | {s['f']['n']} | "
-            f"{duration(s.get('train_wall_seconds'))} | {int(sum(wps) / len(wps)) if wps else '–'} |"
+            f"{duration(s.get('train_wall_seconds'))} | {speed} |"
         )
     base = results[0]["summary"]["f"]["mean"]
     for res in results[1:]:
@@ -124,8 +127,15 @@ def bar_plot(results: List[Dict[str, Any]], metrics: List[str], title: str, path
         bars = ax.bar(x + (i - (len(results) - 1) / 2) * width, means, width, yerr=stds, capsize=3)
         bars.set_label(res["name"])
         for b, m in zip(bars, means):
-            ax.annotate(f"{m:.1f}", (b.get_x() + b.get_width() / 2, m), ha="center", va="bottom",
-                        fontsize=7, xytext=(0, 2), textcoords="offset points")
+            ax.annotate(
+                f"{m:.1f}",
+                (b.get_x() + b.get_width() / 2, m),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     ax.set_xticks(x)
     ax.set_xticklabels([LABELS.get(m, m) for m in metrics])
     ax.set_ylabel("test score (%)")
@@ -145,13 +155,24 @@ def perplexity_plot(log: Dict[str, Any], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
     if log["train"]:
-        ax.plot([r["step"] for r in log["train"]], [r["perplexity"] for r in log["train"]],
-                lw=0.8, alpha=0.6, label="training batches")
+        ax.plot(
+            [r["step"] for r in log["train"]],
+            [r["perplexity"] for r in log["train"]],
+            lw=0.8,
+            alpha=0.6,
+            label="training batches",
+        )
     if log["heldout"]:
         steps = [s for s, _ in log["heldout"]]
         for key in ("forward", "backward", "average"):
-            ax.plot(steps, [h[key] for _, h in log["heldout"]], marker="o" if key == "average" else None,
-                    ms=3, lw=1.5 if key == "average" else 0.8, label=f"held-out {key}")
+            ax.plot(
+                steps,
+                [h[key] for _, h in log["heldout"]],
+                marker="o" if key == "average" else None,
+                ms=3,
+                lw=1.5 if key == "average" else 0.8,
+                label=f"held-out {key}",
+            )
     if log["unigram"]:
         ax.axhline(log["unigram"], color="grey", ls="--", lw=0.8, label="unigram (held-out)")
     ax.set_yscale("log")
@@ -221,7 +242,12 @@ def main(argv=None) -> int:
         md += ["", "![perplexity](pretrain_perplexity.png)", ""]
         perplexity_plot(log, out / "pretrain_perplexity.png")
     elif args.bilm is not None:
-        md += ["## biLM", "", f"`{args.bilm}` (no train_log.jsonl: weights not pretrained here).", ""]
+        md += [
+            "## biLM",
+            "",
+            f"`{args.bilm}` (no train_log.jsonl: weights not pretrained here).",
+            "",
+        ]
     (out / "report.md").write_text("\n".join(md), encoding="utf-8")
     print(f"wrote {out / 'report.md'}")
     return 0
