@@ -5,9 +5,9 @@
     python scripts/evaluate.py textcat training/textcat_elmo corpus/polarity/test.spacy \
         metrics/textcat_elmo.json --name "ELMo + spaCy features"
 
-Reads every `TRAINING_DIR/seed<N>/model-best` (the model selected on the dev set by
-`scripts/train.py`), predicts the test Docs' annotations from their words alone and
-scores them against the gold ones:
+Reads `TRAINING_DIR/seed<N>/model-best` (the model selected on the dev set by
+`scripts/train.py`) for each of --seeds (default: every seed there), predicts the test
+Docs' annotations from their words alone and scores them against the gold ones:
 
 - ner: precision, recall and F1 overall and per entity type (exact span and label
   match, spaCy's `Scorer`, the CoNLL-2003 measure);
@@ -113,6 +113,7 @@ def main(argv=None) -> int:
     parser.add_argument("test", type=Path, help="test .spacy file")
     parser.add_argument("output", type=Path, help="JSON file to write")
     parser.add_argument("--name", default=None, help="row name in the report")
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: all)")
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -120,12 +121,13 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(args.threads)
 
-    seed_dirs = sorted(
-        (d for d in args.training_dir.glob("seed*") if (d / "model-best").exists()),
-        key=lambda d: int(d.name[4:]),
-    )
-    if not seed_dirs:
-        print(f"ERROR: no seed*/model-best in {args.training_dir}", file=sys.stderr)
+    if args.seeds is not None:
+        seed_dirs = [args.training_dir / f"seed{int(s)}" for s in args.seeds.split(",") if s]
+    else:
+        seed_dirs = sorted(args.training_dir.glob("seed*"), key=lambda d: int(d.name[4:]))
+    missing = [str(d) for d in seed_dirs if not (d / "model-best").exists()]
+    if missing or not seed_dirs:
+        print(f"ERROR: no model-best in {missing or args.training_dir}", file=sys.stderr)
         return 1
     runs = []
     for d in seed_dirs:

@@ -8,9 +8,10 @@ Each seed is an ordinary `spacy train CONFIG --output OUTPUT/seed<N> --system.se
 ...` (run in this process, so the imports are paid once). `OUTPUT/seed<N>/model-best` is
 the model selected on the dev set; `OUTPUT/seed<N>/train.json` records the config, the
 overrides, the wall time, the CPU threads and the best dev scores. A seed whose
-train.json exists with the same config and overrides is skipped, so an interrupted
-run continues with the next seed (a seed cut off in the middle is trained again from
-its start: `spacy train` does not resume).
+train.json exists with the same config, overrides and input files (size and
+modification time) is skipped, so an interrupted run continues with the next seed (a
+seed cut off in the middle is trained again from its start: `spacy train` does not
+resume), and a changed biLM under the same path is trained with again.
 """
 
 import argparse
@@ -28,6 +29,26 @@ def parse_overrides(args: List[str]) -> Dict[str, Any]:
     from spacy.cli._util import parse_config_overrides
 
     return parse_config_overrides(args)
+
+
+def fingerprint(config: Path, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """Size and modification time of the config and of every file an override names
+    (for a directory such as a biLM: its options.json and weights.hdf5, else its
+    files), so that a seed is retrained when its inputs change under the same names."""
+    paths = [config] + [Path(v) for v in overrides.values() if isinstance(v, str) and v]
+    stamps: Dict[str, Any] = {}
+    for path in paths:
+        if path.is_dir():
+            named = [path / "options.json", path / "weights.hdf5"]
+            files = [f for f in named if f.exists()] or sorted(
+                f for f in path.iterdir() if f.is_file()
+            )
+        else:
+            files = [path] if path.is_file() else []
+        for f in files:
+            st = f.stat()
+            stamps[str(f)] = [st.st_size, st.st_mtime_ns]
+    return stamps
 
 
 def best_scores(model_dir: Path) -> Dict[str, Any]:
@@ -71,6 +92,7 @@ def main(argv=None) -> int:
             "seed": seed,
             "threads": args.threads,
             "gpu_id": args.gpu_id,
+            "inputs": fingerprint(args.config, run_overrides),
         }
         if record_path.exists():
             old = json.loads(record_path.read_text(encoding="utf-8"))

@@ -138,6 +138,24 @@ def test_svm_features_are_token_means():
     np.testing.assert_allclose(feats["concat"], layers.mean(axis=1).reshape(-1))
 
 
+def test_train_fingerprint_follows_the_weights(tmp_path):
+    """train.py retrains a seed when the biLM under the same path changes."""
+    train = load_script("train")
+    config = tmp_path / "x.cfg"
+    config.write_text("[nlp]\n")
+    bilm = tmp_path / "bilm"
+    bilm.mkdir()
+    (bilm / "options.json").write_text("{}")
+    (bilm / "weights.hdf5").write_bytes(b"1" * 10)
+    (bilm / "checkpoint.hdf5").write_bytes(b"c")
+    overrides = {"paths.elmo_weights": str(bilm), "training.max_steps": 10}
+    before = train.fingerprint(config, overrides)
+    assert set(before) == {str(config), str(bilm / "options.json"), str(bilm / "weights.hdf5")}
+    assert train.fingerprint(config, overrides) == before
+    (bilm / "weights.hdf5").write_bytes(b"2" * 11)
+    assert train.fingerprint(config, overrides) != before
+
+
 @pytest.mark.slow
 def test_smoke_workflow_end_to_end(tmp_path):
     """`spacy project run smoke` on a copy of the project: every step runs, the report
