@@ -106,6 +106,16 @@ def test_smoke_steps_mirror_the_real_steps(project):
             )
 
 
+def test_published_weights_asset_is_the_small_model(project):
+    """The optional asset fetches the files `spacy_elmo download small` would."""
+    from spacy_elmo.hub import urls
+
+    config, _ = project
+    assets = {a["dest"]: a["url"] for a in config["assets"] if a.get("extra")}
+    expected = {f"assets/elmo_small/{name}": url for name, url in urls("small").items()}
+    assert assets == expected
+
+
 def test_textcat_scores_by_hand():
     evaluate = load_script("evaluate")
     gold = [{"POS": 1.0, "NEG": 0.0}] * 3 + [{"POS": 0.0, "NEG": 1.0}] * 2
