@@ -137,6 +137,7 @@ def main(argv=None) -> int:
         if record.exists():
             train = json.loads(record.read_text(encoding="utf-8"))
             run["train_wall_seconds"] = train.get("wall_seconds")
+            run["config"] = train.get("config")
             run["max_steps"] = train.get("overrides", {}).get("training.max_steps")
             run["dev_scores"] = train.get("dev_scores", {})
         runs.append(run)

@@ -65,6 +65,20 @@ def read_log(path: Path) -> Dict[str, Any]:
     return {"train": train, "heldout": heldout, "unigram": unigram}
 
 
+def setup_lines(results: List[Dict[str, Any]]) -> List[str]:
+    """One line per model: its config and step budget (from the training records)."""
+    lines = []
+    for res in results:
+        run = res["runs"][0]
+        if run.get("config"):
+            lines.append(f"- {res['name']}: `{run['config']}`, {run.get('max_steps')} steps")
+        elif "feature" in run:
+            lines.append(
+                f"- {res['name']}: mean ELMo vectors of `{res.get('weights')}`, linear SVM"
+            )
+    return lines + [""] if lines else []
+
+
 def ner_table(results: List[Dict[str, Any]]) -> List[str]:
     head = "| model | P | R | F1 | " + " | ".join(f"{t} F1" for t in NER_TYPES)
     head += " | seeds | train time | test words/s |"
@@ -228,13 +242,13 @@ def main(argv=None) -> int:
     if ner:
         md += [f"## NER: CoNLL-2003 English, test set (`{ner[0]['test']}`)", ""]
         md += ["Model selected on the dev set; entity-level exact match, in percent.", ""]
-        md += ner_table(ner) + ["", "![NER](ner.png)", ""]
+        md += setup_lines(ner) + ner_table(ner) + ["", "![NER](ner.png)", ""]
         bar_plot(ner, ["p", "r", "f"], "NER (test)", out / "ner.png")
     textcat = [r for r in map(load, args.textcat) if r]
     if textcat:
         md += [f"## Text classification: sentence polarity, test set (`{textcat[0]['test']}`)", ""]
         md += ["Mean ± sample standard deviation over seeds (range in brackets), in percent.", ""]
-        md += textcat_table(textcat) + ["", "![textcat](textcat.png)", ""]
+        md += setup_lines(textcat) + textcat_table(textcat) + ["", "![textcat](textcat.png)", ""]
         bar_plot(textcat, ["accuracy", "macro_f"], "Sentence polarity (test)", out / "textcat.png")
     if args.bilm is not None and (args.bilm / "train_log.jsonl").exists():
         log = read_log(args.bilm / "train_log.jsonl")
