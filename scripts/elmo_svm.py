@@ -60,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("output", type=Path, help="JSON file to write")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads")
+    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to embed on (-1: CPU)")
     parser.add_argument("--name", default="ELMo vectors + linear SVM")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -67,6 +68,9 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(args.threads)
     import spacy
+
+    if args.gpu_id >= 0:
+        spacy.require_gpu(args.gpu_id)
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 

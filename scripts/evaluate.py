@@ -115,11 +115,16 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default=None, help="row name in the report")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: all)")
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads")
+    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to predict on (-1: CPU)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.gpu_id >= 0:
+        import spacy
+
+        spacy.require_gpu(args.gpu_id)
 
     if args.seeds is not None:
         seed_dirs = [args.training_dir / f"seed{int(s)}" for s in args.seeds.split(",") if s]
