@@ -27,7 +27,11 @@ NER_TEMPLATES = [
 ]
 GOOD = ["great", "wonderful", "superb", "lovely", "moving"]
 BAD = ["awful", "boring", "dreadful", "dull", "clumsy"]
-TEXTCAT_TEMPLATES = ["the film was {w} .", "a {w} story , and {w} acting .", "{w} from start to end"]
+TEXTCAT_TEMPLATES = [
+    "the film was {w} .",
+    "a {w} story , and {w} acting .",
+    "{w} from start to end",
+]
 
 
 def ner_docs(nlp, n: int, seed: int = 0) -> list:
