@@ -495,7 +495,7 @@ def test_embedded_trains_and_loads_without_the_weight_files(weights_dir, tmp_pat
 def test_embedded_without_weights():
     config = util.load_config_from_str(EMBEDDED.format(weights="null", grad_factor=0.0))
     nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
-    with pytest.raises(ValueError, match="has no weights yet"):
+    with pytest.raises(ValueError, match="inside this component has no weights yet: set"):
         nlp.initialize(lambda: examples(nlp))
 
 
