@@ -153,3 +153,18 @@ def test_spacy_train_cli(tmp_path, corpus, weights, task, mode, fine_tune):
     else:
         for a, b in zip(after, before):
             np.testing.assert_array_equal(list(a.values()), list(b.values()))
+
+
+@pytest.mark.parametrize("name", ["ner", "textcat", "ner_baseline", "textcat_baseline"])
+def test_configs_pass_debug_config(corpus, weights, name):
+    """`python -m spacy debug config` (in process): every shipped config is valid and
+    resolves, its components and architectures found through the entry points."""
+    from spacy.cli.debug_config import debug_config
+
+    train, dev = corpus["ner" if name.startswith("ner") else "textcat"]
+    overrides = {"paths.train": train, "paths.dev": dev}
+    if not name.endswith("baseline"):
+        overrides["paths.elmo_weights"] = weights
+    debug_config(CONFIGS / f"{name}.cfg", overrides=overrides)  # exits on an error
+    config = Config().from_disk(CONFIGS / f"{name}.cfg")
+    assert ("elmo" in config["nlp"]["pipeline"]) != name.endswith("baseline")
