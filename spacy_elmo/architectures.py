@@ -4,7 +4,7 @@ from typing import List, Optional, Union
 
 from spacy.tokens import Doc
 from spacy.util import SimpleFrozenDict, registry
-from thinc.api import Model, concatenate
+from thinc.api import Model, NumpyOps, concatenate, get_current_ops
 from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 from thinc.types import Floats2d, Floats3d
 
@@ -33,6 +33,10 @@ def ElmoBiLM_v1(
     )
 
 
+def _on_gpu() -> bool:
+    return not isinstance(get_current_ops(), NumpyOps)
+
+
 @registry.architectures("spacy-elmo.ElmoBiLM.v2")
 def ElmoBiLM_v2(
     max_batch_tokens: int = 1024,
@@ -58,8 +62,8 @@ def ElmoBiLM_v2(
     mixed_precision (bool): float16 autocast on GPU.
     grad_scaler_config (dict): Arguments of thinc's PyTorchGradScaler (init_scale,
         growth_factor, backoff_factor, growth_interval); scaling is on when
-        mixed_precision is, unless "enabled" says otherwise. Matters only when the
-        biLM is fine-tuned.
+        mixed_precision is and thinc runs on a GPU, unless "enabled" says otherwise.
+        Matters only when the biLM is fine-tuned.
     cache_mb (float): MiB of biLM layers kept across batches, keyed by each segment's
         token strings, reused whenever the biLM runs without gradients (frozen
         training, evaluation, inference). With a frozen biLM, epoch 2 onward then
@@ -67,7 +71,8 @@ def ElmoBiLM_v2(
     RETURNS (Model[List[Doc], List[Floats3d]]): Per Doc, (n_layers + 1, n_tokens, dim).
     """
     scaler_args = dict(grad_scaler_config)
-    scaler_args.setdefault("enabled", mixed_precision)
+    # thinc's scaler works on CUDA only: on by default with mixed precision on a GPU.
+    scaler_args.setdefault("enabled", mixed_precision and _on_gpu())
     return ElmoBiLMModel(
         max_batch_tokens=max_batch_tokens,
         window=window,

@@ -264,12 +264,13 @@ def _forward(
             # Mixed precision: scale the gradients as thinc's PyTorchShim does, then
             # unscale the weight gradients; on overflow they are zeroed and the shim's
             # finish_update skips the step (the scaler's found_inf).
-            grad_tensors = cast(
-                List[torch.Tensor], shim._grad_scaler.scale(grad_tensors, inplace=True)
-            )
+            # (On the CPU autocast is off, and so is scaling: thinc's scaler needs CUDA.)
+            scaler = shim._grad_scaler if device.type == "cuda" else None
+            if scaler is not None:
+                grad_tensors = cast(List[torch.Tensor], scaler.scale(grad_tensors, inplace=True))
             torch.autograd.backward(tensors, grad_tensors)
             weight_grads = [p.grad for p in bilm.parameters() if p.grad is not None]
-            if shim._grad_scaler.unscale(weight_grads):
+            if scaler is not None and scaler.unscale(weight_grads):
                 for g in weight_grads:
                     g.zero_()
         return docs

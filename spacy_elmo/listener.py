@@ -168,7 +168,11 @@ def _embedded_init(model: Model, X: Any = None, Y: Any = None) -> None:
     weights = model.attrs["weights"]
     if not has_bilm(bilm):
         if not weights:
-            get_bilm(bilm)  # the clear error: how to give weights
+            raise ValueError(
+                "The ELMo biLM inside this component has no weights yet: set `weights` "
+                f'in its @architectures = "{EMBEDDED_ARCH}" block, e.g. weights = '
+                "${paths.elmo_weights} with --paths.elmo_weights DIR"
+            )
         set_bilm(bilm, load_bilm(weights))
     _set_bilm_dims(model)
 

@@ -1,6 +1,7 @@
 """The real `python -m spacy train` CLI on the shipped configs, with a tiny random-weight
 biLM: NER and textcat, listener and embedded, frozen and fine-tuned."""
 
+import os
 import re
 import subprocess
 import sys
@@ -119,7 +120,9 @@ def test_spacy_train_cli(tmp_path, corpus, weights, task, mode, fine_tune):
     cmd += ["--paths.train", train, "--paths.dev", dev, "--paths.elmo_weights", weights]
     cmd += [f"--variables.elmo_width={TINY_WIDTH}", "--training.max_steps=40"]
     cmd += ["--training.eval_frequency=10", "--nlp.batch_size=8", *overrides]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    # One torch thread: on a busy machine idle OpenMP threads spin and slow it down.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     task_losses, elmo_losses = parse_losses(result.stdout, task)
     assert len(task_losses) == 5
@@ -150,3 +153,18 @@ def test_spacy_train_cli(tmp_path, corpus, weights, task, mode, fine_tune):
     else:
         for a, b in zip(after, before):
             np.testing.assert_array_equal(list(a.values()), list(b.values()))
+
+
+@pytest.mark.parametrize("name", ["ner", "textcat", "ner_baseline", "textcat_baseline"])
+def test_configs_pass_debug_config(corpus, weights, name):
+    """`python -m spacy debug config` (in process): every shipped config is valid and
+    resolves, its components and architectures found through the entry points."""
+    from spacy.cli.debug_config import debug_config
+
+    train, dev = corpus["ner" if name.startswith("ner") else "textcat"]
+    overrides = {"paths.train": train, "paths.dev": dev}
+    if not name.endswith("baseline"):
+        overrides["paths.elmo_weights"] = weights
+    debug_config(CONFIGS / f"{name}.cfg", overrides=overrides)  # exits on an error
+    config = Config().from_disk(CONFIGS / f"{name}.cfg")
+    assert ("elmo" in config["nlp"]["pipeline"]) != name.endswith("baseline")
