@@ -4,12 +4,15 @@
     python bench/device_check.py --device cpu    # the same checks here
 
 Prints: fixture parity on the device (stateful, atol 1e-6), the component under
-thinc's require_gpu against the CPU result, mixed precision's deviation, and
-throughput of random-weight published sizes. Needs ../shared/elmo-fixtures.
+thinc's require_gpu against the CPU result, mixed precision's deviation, `spacy train`
+of configs/ner.cfg on a tiny corpus (`--gpu-id 0` on CUDA; frozen, and fine-tuned in
+mixed precision with gradient scaling), and throughput of random-weight published
+sizes. Needs ../shared/elmo-fixtures.
 """
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +77,38 @@ def component(device: str) -> None:
             assert mixed or diff < 1e-4
 
 
+def training(device: str) -> None:
+    """`python -m spacy train configs/ner.cfg` for 20 steps on the device: frozen, then
+    fine-tuned with mixed precision (gradient scaling on CUDA)."""
+    import spacy
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from tests.util import ner_docs, tiny_options, write_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        nlp = spacy.blank("en")
+        train = write_corpus(ner_docs(nlp, 40, seed=0), Path(tmp) / "train.spacy")
+        dev = write_corpus(ner_docs(nlp, 10, seed=1), Path(tmp) / "dev.spacy")
+        save_weights_files(ElmoBiLM(tiny_options()), Path(tmp) / "bilm")
+        gpu = ["--gpu-id", device.split(":")[1] if ":" in device else "0"]
+        for tune in (False, True):
+            cmd = [sys.executable, "-m", "spacy", "train", str(root / "configs" / "ner.cfg")]
+            cmd += ["--paths.train", train, "--paths.dev", dev]
+            cmd += ["--paths.elmo_weights", str(Path(tmp) / "bilm"), "--variables.elmo_width=16"]
+            cmd += ["--training.max_steps=20", "--training.eval_frequency=10"]
+            cmd += gpu if device.startswith("cuda") else []
+            if tune:
+                cmd += ["--components.ner.model.tok2vec.elmo.grad_factor=1.0"]
+                cmd += ["--components.elmo.model.cache_mb=0"]
+                cmd += ["--components.elmo.model.mixed_precision=true"]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            table = [line for line in proc.stdout.splitlines() if line[:5].strip().isdigit()]
+            print(f"spacy train ner on {device}, fine-tuned={tune}: rc {proc.returncode}")
+            print("\n".join(table[-2:]) if proc.returncode == 0 else proc.stderr[-3000:])
+            assert proc.returncode == 0
+
+
 def throughput(device: str) -> None:
     """tokens/s of random-weight published sizes on the device."""
     from text import load_sentences
@@ -104,6 +139,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, device {args.device}")
     print(f"fixture parity on {args.device}: max |ours - original| = {parity(args.device):.2e}")
     component(args.device)
+    training(args.device)
     throughput(args.device)
 
 

@@ -1,13 +1,15 @@
 """Registered model architectures (versioned names; a released one is never changed)."""
 
-from typing import List
+from typing import List, Optional, Union
 
 from spacy.tokens import Doc
-from spacy.util import registry
-from thinc.api import Model
-from thinc.types import Floats3d
+from spacy.util import SimpleFrozenDict, registry
+from thinc.api import Model, NumpyOps, concatenate, get_current_ops
+from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
+from thinc.types import Floats2d, Floats3d
 
 from .layers import ElmoBiLMModel
+from .listener import ElmoEmbedded, ElmoFeatures, ElmoListener
 
 
 @registry.architectures("spacy-elmo.ElmoBiLM.v1")
@@ -24,5 +26,197 @@ def ElmoBiLM_v1(
     RETURNS (Model[List[Doc], List[Floats3d]]): Per Doc, (n_layers + 1, n_tokens, dim).
     """
     return ElmoBiLMModel(
-        max_batch_tokens=max_batch_tokens, window=window, mixed_precision=mixed_precision
+        max_batch_tokens=max_batch_tokens,
+        window=window,
+        mixed_precision=mixed_precision,
+        grad_scaler=PyTorchGradScaler(enabled=False),  # v1 never scaled gradients
     )
+
+
+def _on_gpu() -> bool:
+    return not isinstance(get_current_ops(), NumpyOps)
+
+
+@registry.architectures("spacy-elmo.ElmoBiLM.v2")
+def ElmoBiLM_v2(
+    max_batch_tokens: int = 1024,
+    window: int = 64,
+    mixed_precision: bool = False,
+    grad_scaler_config: dict = SimpleFrozenDict(),
+    cache_mb: float = 0.0,
+) -> Model[List[Doc], List[Floats3d]]:
+    """The ELMo biLM over Docs (as v1), plus gradient scaling and a segment cache.
+
+    Example (the `elmo` component's model; ElmoTok2Vec's `bilm`):
+
+        [components.elmo.model]
+        @architectures = "spacy-elmo.ElmoBiLM.v2"
+        max_batch_tokens = 1024
+        window = 64
+        mixed_precision = false
+        grad_scaler_config = {}
+        cache_mb = 1024
+
+    max_batch_tokens (int): Most padded tokens per forward pass (bounds memory).
+    window (int): Most tokens the biLM reads at once.
+    mixed_precision (bool): float16 autocast on GPU.
+    grad_scaler_config (dict): Arguments of thinc's PyTorchGradScaler (init_scale,
+        growth_factor, backoff_factor, growth_interval); scaling is on when
+        mixed_precision is and thinc runs on a GPU, unless "enabled" says otherwise.
+        Matters only when the biLM is fine-tuned.
+    cache_mb (float): MiB of biLM layers kept across batches, keyed by each segment's
+        token strings, reused whenever the biLM runs without gradients (frozen
+        training, evaluation, inference). With a frozen biLM, epoch 2 onward then
+        costs only the task model for the cached segments. 0: no cache.
+    RETURNS (Model[List[Doc], List[Floats3d]]): Per Doc, (n_layers + 1, n_tokens, dim).
+    """
+    scaler_args = dict(grad_scaler_config)
+    # thinc's scaler works on CUDA only: on by default with mixed precision on a GPU.
+    scaler_args.setdefault("enabled", mixed_precision and _on_gpu())
+    return ElmoBiLMModel(
+        max_batch_tokens=max_batch_tokens,
+        window=window,
+        mixed_precision=mixed_precision,
+        grad_scaler=PyTorchGradScaler(**scaler_args),
+        cache_mb=cache_mb,
+    )
+
+
+@registry.architectures("spacy-elmo.ElmoListener.v1")
+def ElmoListener_v1(
+    width: int,
+    upstream: str = "*",
+    grad_factor: float = 0.0,
+    layer_norm: bool = False,
+    l2_coef: float = 0.0,
+    mix_dropout: float = 0.0,
+    mix_weights: Optional[List[float]] = None,
+    trainable_mix: bool = True,
+    projection: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """A task's own ELMo: its learned mix of the layers of the upstream `elmo` component.
+
+    Each component that uses a listener learns its own scalar mix
+    `gamma * sum_j softmax(w)_j * h_j` (w = 0, gamma = 1 at the start) over the biLM
+    layers computed once per batch by `elmo`.
+
+    Example:
+
+        [components.ner.model.tok2vec]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 256               # the biLM's width (2 * projection_dim): 256 for small
+        upstream = "*"
+        grad_factor = 0.0         # 0: frozen biLM; e.g. 1.0 fine-tunes it
+        layer_norm = false
+        l2_coef = 0.0             # e.g. 0.001: the paper's small penalty on w
+        mix_dropout = 0.0         # dropout after mixing (AllenNLP uses 0.5)
+        mix_weights = null        # initial w, one per layer
+        trainable_mix = true      # false: keep w (and gamma = 1) fixed
+        projection = null         # or a width: a linear projection after the mix
+
+    width (int): Width of the biLM layers; must match the upstream biLM.
+    upstream (str): Name of the `elmo` component to listen to, or "*" for any.
+    grad_factor (float): Multiplies the gradient sent to the biLM; 0 keeps it frozen.
+    layer_norm (bool): Normalise each layer (one mean and variance per layer over the
+        batch) before mixing.
+    l2_coef (float): L2 penalty on w.
+    mix_dropout (float): Dropout on the mixed vectors (its own rate, not
+        [training] dropout).
+    mix_weights (Optional[List[float]]): Initial w before the softmax.
+    trainable_mix (bool): Learn w and gamma.
+    projection (Optional[int]): Output width of a linear projection; none by default.
+    RETURNS (Model[List[Doc], List[Floats2d]]): Per Doc (n_tokens, projection or width).
+    """
+    return ElmoFeatures(
+        ElmoListener(upstream, width, grad_factor),
+        width=width,
+        layer_norm=layer_norm,
+        l2_coef=l2_coef,
+        mix_dropout=mix_dropout,
+        mix_weights=mix_weights,
+        trainable_mix=trainable_mix,
+        projection=projection,
+    )
+
+
+@registry.architectures("spacy-elmo.ElmoTok2Vec.v1")
+def ElmoTok2Vec_v1(
+    bilm: Model[List[Doc], List[Floats3d]],
+    width: int,
+    weights: Optional[Union[str, List[str]]] = None,
+    grad_factor: float = 0.0,
+    layer_norm: bool = False,
+    l2_coef: float = 0.0,
+    mix_dropout: float = 0.0,
+    mix_weights: Optional[List[float]] = None,
+    trainable_mix: bool = True,
+    projection: Optional[int] = None,
+) -> Model[List[Doc], List[Floats2d]]:
+    """ELMo inside one task component (no `elmo` component, no listener): the biLM,
+    then the component's own mix (see ElmoListener.v1 for the mix settings).
+
+    The weights are read at initialize and saved with the component, so a trained
+    pipeline loads without the weight files.
+
+    Example:
+
+        [components.ner.model.tok2vec]
+        @architectures = "spacy-elmo.ElmoTok2Vec.v1"
+        width = 256
+        weights = ${paths.elmo_weights}
+        grad_factor = 0.0
+
+        [components.ner.model.tok2vec.bilm]
+        @architectures = "spacy-elmo.ElmoBiLM.v2"
+        cache_mb = 1024
+
+    bilm (Model[List[Doc], List[Floats3d]]): The biLM layer.
+    width (int): Width of the biLM layers (checked at initialize).
+    weights (Optional[Union[str, List[str]]]): Any weights reference, loaded at
+        initialize (not needed when the biLM already has weights).
+    grad_factor (float): 0 keeps the biLM frozen; otherwise it is fine-tuned with the
+        gradient multiplied by this.
+    RETURNS (Model[List[Doc], List[Floats2d]]): Per Doc (n_tokens, projection or width).
+    """
+    return ElmoFeatures(
+        ElmoEmbedded(bilm, weights=weights, grad_factor=grad_factor),
+        width=width,
+        layer_norm=layer_norm,
+        l2_coef=l2_coef,
+        mix_dropout=mix_dropout,
+        mix_weights=mix_weights,
+        trainable_mix=trainable_mix,
+        projection=projection,
+    )
+
+
+@registry.architectures("spacy-elmo.ElmoConcatTok2Vec.v1")
+def ElmoConcatTok2Vec_v1(
+    elmo: Model[List[Doc], List[Floats2d]], features: Model[List[Doc], List[Floats2d]]
+) -> Model[List[Doc], List[Floats2d]]:
+    """[ELMo; the task model's own token features] per token, as in the paper.
+
+    Example (ELMo from a listener next to spaCy's hash embeddings and CNN):
+
+        [components.ner.model.tok2vec]
+        @architectures = "spacy-elmo.ElmoConcatTok2Vec.v1"
+
+        [components.ner.model.tok2vec.elmo]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 256
+
+        [components.ner.model.tok2vec.features]
+        @architectures = "spacy.Tok2Vec.v2"
+        # [...features.embed] spacy.MultiHashEmbed.v2, [...features.encode]
+        # spacy.MaxoutWindowEncoder.v2
+
+    `replace_listeners` takes the path of the listener: ["model.tok2vec.elmo"].
+
+    elmo (Model[List[Doc], List[Floats2d]]): ElmoListener.v1 or ElmoTok2Vec.v1.
+    features (Model[List[Doc], List[Floats2d]]): Any spaCy tok2vec model.
+    RETURNS (Model[List[Doc], List[Floats2d]]): Per Doc (n_tokens, sum of the widths).
+    """
+    model: Model[List[Doc], List[Floats2d]] = concatenate(elmo, features)
+    if elmo.has_dim("nO") and features.has_dim("nO"):
+        model.set_dim("nO", elmo.get_dim("nO") + features.get_dim("nO"))
+    return model

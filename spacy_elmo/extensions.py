@@ -8,17 +8,22 @@ from spacy.tokens import Doc, Span, Token
 from .doc_data import ElmoDocData
 
 EXTENSION = "elmo"
+# Every biLM layer of the Doc, for the components that listen to `elmo` (private: set
+# only when listeners exist; `doc_cleaner` with attrs {"_._elmo_layers": None} drops it).
+LAYERS_EXTENSION = "_elmo_layers"
 
 
 def install_extensions() -> None:
-    """Register Doc._.elmo, Span._.elmo and Token._.elmo, once (idempotent, so safe
-    in every process that imports spacy_elmo)."""
+    """Register Doc._.elmo, Span._.elmo, Token._.elmo and Doc._._elmo_layers, once
+    (idempotent, so safe in every process that imports spacy_elmo)."""
     if not Doc.has_extension(EXTENSION):
         Doc.set_extension(EXTENSION, default=None)
     if not Span.has_extension(EXTENSION):
         Span.set_extension(EXTENSION, getter=span_vector)
     if not Token.has_extension(EXTENSION):
         Token.set_extension(EXTENSION, getter=token_vector)
+    if not Doc.has_extension(LAYERS_EXTENSION):
+        Doc.set_extension(LAYERS_EXTENSION, default=None)
 
 
 def doc_data(doc: Doc) -> Optional[ElmoDocData]:

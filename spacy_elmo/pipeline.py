@@ -1,7 +1,7 @@
 """The `elmo` pipeline component: ELMo vectors on every Doc."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union, cast
 
 import numpy as np
 import srsly
@@ -10,14 +10,15 @@ from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
 from spacy.training import Example
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
 from thinc.util import to_numpy
 
 from .doc_data import ElmoDocData
 from .errors import ElmoFormatError
-from .extensions import install_extensions, set_vector_hooks
+from .extensions import LAYERS_EXTENSION, install_extensions, set_vector_hooks
 from .layers import NO_WEIGHTS, get_bilm, has_bilm, set_bilm
+from .listener import ElmoListener, replace_listener, replace_listener_cfg
 from .nn.scalar_mix import mix_layers
 from .resolve import WeightsRef, load_bilm
 from .weights import load_weights_files, save_weights_files
@@ -90,8 +91,13 @@ def make_elmo(
 class ElmoComponent(TrainablePipe):
     """Compute ELMo layers for every Doc and store them in `doc._.elmo`.
 
-    The biLM is frozen: `update` annotates the training Docs (so later components
-    see ELMo data) and changes no weights.
+    Other components can listen to it (spacy-elmo.ElmoListener.v1): it implements
+    spaCy's ListenedToComponent protocol. `update` runs the biLM once per batch and
+    hands every layer, with a backprop callback, to each listener; the biLM is
+    fine-tuned only when a listener has a non-zero `grad_factor` (else it runs
+    without gradients and changes no weights). `update` also annotates the training
+    Docs, so later components see `doc._.elmo`. When listeners exist, every layer is
+    also stored on each Doc (`doc._._elmo_layers`) for them to read at inference.
     """
 
     def __init__(
@@ -127,9 +133,76 @@ class ElmoComponent(TrainablePipe):
         self.vector_hooks = vector_hooks
         self.doc_tensor = doc_tensor
         self.cfg: Dict[str, Any] = {}
+        self.listener_map: Dict[str, List[ElmoListener]] = {}
+        # For nlp.replace_listeners: what replaces a listener, and its new config.
+        self.model.attrs["replace_listener"] = replace_listener
+        self.model.attrs["replace_listener_cfg"] = replace_listener_cfg
         install_extensions()
         if weights:
             self.load_weights(weights)
+
+    @property
+    def listeners(self) -> List[ElmoListener]:
+        """The listener layers of the downstream components (spaCy's protocol)."""
+        return [m for c in self.listening_components for m in self.listener_map[c]]
+
+    @property
+    def listening_components(self) -> List[str]:
+        """The names of the downstream components that listen to this one."""
+        return list(self.listener_map.keys())
+
+    def add_listener(self, listener: ElmoListener, component_name: str) -> None:
+        """Register a listener of a downstream component (spaCy calls this)."""
+        self.listener_map.setdefault(component_name, [])
+        if listener not in self.listener_map[component_name]:
+            self.listener_map[component_name].append(listener)
+        listener.upstream_component = self.name
+        if has_bilm(self.model):
+            self._fit_listener(listener, component_name)
+
+    def remove_listener(self, listener: ElmoListener, component_name: str) -> bool:
+        """Remove a listener of a downstream component (spaCy calls this)."""
+        listeners = self.listener_map.get(component_name, [])
+        if listener not in listeners:
+            return False
+        listeners.remove(listener)
+        if not listeners:
+            del self.listener_map[component_name]
+        return True
+
+    def find_listeners(self, component: Any) -> None:
+        """Register the ELMo listeners in a component's model whose upstream is this
+        component's name or "*" (spaCy calls this when it links the pipeline)."""
+        names = ("*", self.name)
+        if isinstance(getattr(component, "model", None), Model):
+            for node in component.model.walk():
+                if isinstance(node, ElmoListener) and node.upstream_name in names:
+                    self.add_listener(node, component.name)
+
+    def _fit_listener(self, listener: ElmoListener, component_name: str) -> None:
+        """Check a listener's width against the biLM and tell it the number of layers."""
+        bilm = get_bilm(self.model)
+        width = listener.get_dim("nO")
+        if width != bilm.output_dim:
+            raise ValueError(
+                f"Component '{component_name}' listens to '{self.name}' with width = "
+                f"{width}, but the biLM of '{self.name}' gives {bilm.output_dim}-wide "
+                f"layers: set width = {bilm.output_dim} in the ELMo listener's config "
+                f"([components.{component_name}.model...], "
+                '@architectures = "spacy-elmo.ElmoListener.v1")'
+            )
+        if listener.has_dim("nL") and listener.get_dim("nL") != bilm.n_output_layers:
+            raise ValueError(
+                f"Component '{component_name}' was trained on a biLM with "
+                f"{listener.get_dim('nL')} layers, but the biLM of '{self.name}' has "
+                f"{bilm.n_output_layers}"
+            )
+        listener.set_dim("nL", bilm.n_output_layers)
+
+    def _fit_listeners(self) -> None:
+        for component_name, listeners in self.listener_map.items():
+            for listener in listeners:
+                self._fit_listener(listener, component_name)
 
     def load_weights(self, weights: WeightsRef) -> None:
         """Load the biLM's weights from any weights reference.
@@ -139,6 +212,7 @@ class ElmoComponent(TrainablePipe):
         """
         set_bilm(self.model, load_bilm(weights))
         self._check_layers()
+        self._fit_listeners()
 
     def initialize(
         self,
@@ -158,6 +232,7 @@ class ElmoComponent(TrainablePipe):
             self.load_weights(weights)
         if not has_bilm(self.model):
             raise ValueError(NO_WEIGHTS.format(name=self.name))
+        self._fit_listeners()
 
     def predict(self, docs: Iterable[Doc]) -> List[Floats3d]:
         """Every biLM layer of every token: per Doc (n_layers + 1, n_tokens, dim)."""
@@ -166,9 +241,13 @@ class ElmoComponent(TrainablePipe):
         return self.model.predict(docs)
 
     def set_annotations(self, docs: Iterable[Doc], outputs: List[Floats3d]) -> None:
-        """Store the chosen layers in doc._.elmo; set the vector hooks and doc.tensor."""
+        """Store the chosen layers in doc._.elmo; set the vector hooks and doc.tensor;
+        with listeners, keep every layer (on the model's device) in doc._._elmo_layers."""
         names = self.layer_names
+        keep_all = bool(self.listener_map)
         for doc, layers in zip(docs, outputs):
+            if keep_all:
+                doc._.set(LAYERS_EXTENSION, layers)
             data = self._reduce(to_numpy(layers), names)  # numpy, also from a GPU
             doc._.elmo = data
             if self.vector_hooks:
@@ -184,12 +263,59 @@ class ElmoComponent(TrainablePipe):
         sgd: Optional[Optimizer] = None,
         losses: Optional[Dict[str, float]] = None,
     ) -> Dict[str, float]:
-        """Annotate the predicted Docs of the examples; the biLM stays frozen."""
+        """Run the biLM once on the batch, annotate the predicted Docs, and hand the
+        layers to the listeners. With a listener whose grad_factor is not 0 the
+        forward pass keeps gradients; the last listener's callback backpropagates
+        the summed gradients into the biLM and, given `sgd`, updates it.
+
+        examples (Iterable[Example]): The batch.
+        drop (float): Dropout rate (the biLM has no dropout layers).
+        sgd (Optional[Optimizer]): The optimizer, for a fine-tuned biLM.
+        losses (Optional[Dict[str, float]]): Updated with the squared norm of the
+            gradient received by a fine-tuned biLM (0 when frozen).
+        RETURNS (Dict[str, float]): The losses.
+        """
         examples = list(examples)
         docs = [eg.predicted for eg in examples]
-        self.set_annotations(docs, self.predict(docs))
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
+        get_bilm(self.model)
+        listeners = self.listeners
+        fine_tune = any(listener.attrs["grad_factor"] for listener in listeners)
+        if fine_tune:
+            set_dropout_rate(self.model, drop)
+            outputs, bp_outputs = self.model.begin_update(docs)
+        else:
+            outputs, bp_outputs = self.model.predict(docs), None
+        self.set_annotations(docs, outputs)
+        if not listeners:
+            return losses
+        d_outputs: List[Floats3d] = []
+
+        def accumulate_gradient(one_d_outputs: List[Floats3d]) -> List[Floats3d]:
+            """Add one listener's gradient (none from a frozen one)."""
+            if not one_d_outputs or bp_outputs is None:
+                return []
+            if not d_outputs:
+                d_outputs.extend(self.model.ops.alloc3f(*o.shape) for o in outputs)
+            for total, d in zip(d_outputs, one_d_outputs):
+                total += d
+                losses[self.name] += float(cast(Any, d**2).sum())
+            return []
+
+        def backprop(one_d_outputs: List[Floats3d]) -> List[Doc]:
+            """The last listener's callback: backpropagate and update the biLM."""
+            accumulate_gradient(one_d_outputs)
+            if bp_outputs is not None and d_outputs:
+                bp_outputs(d_outputs)
+                if sgd is not None:
+                    self.finish_update(sgd)
+            return docs
+
+        batch_id = ElmoListener.get_batch_id(docs)
+        for listener in listeners[:-1]:
+            listener.receive(batch_id, outputs, accumulate_gradient)
+        listeners[-1].receive(batch_id, outputs, backprop)
         return losses
 
     @property

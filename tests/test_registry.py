@@ -7,7 +7,13 @@ import srsly
 from spacy.language import Language
 from spacy.util import registry
 
-ARCHITECTURES = ["spacy-elmo.ElmoBiLM.v1"]
+ARCHITECTURES = [
+    "spacy-elmo.ElmoBiLM.v1",
+    "spacy-elmo.ElmoBiLM.v2",
+    "spacy-elmo.ElmoListener.v1",
+    "spacy-elmo.ElmoTok2Vec.v1",
+    "spacy-elmo.ElmoConcatTok2Vec.v1",
+]
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
@@ -33,3 +39,41 @@ def test_factory_and_msgpack_codecs_registered():
     assert Language.has_factory("elmo")
     assert "spacy_elmo.doc_data" in srsly.msgpack_encoders.get_all()
     assert "spacy_elmo.doc_data" in srsly.msgpack_decoders.get_all()
+
+
+def test_architectures_build_from_config():
+    """Each name builds a thinc Model from a minimal config block."""
+    from thinc.api import Config, Model
+
+    config = Config().from_str(
+        """
+        [bilm]
+        @architectures = "spacy-elmo.ElmoBiLM.v2"
+
+        [listener]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 16
+
+        [embedded]
+        @architectures = "spacy-elmo.ElmoTok2Vec.v1"
+        width = 16
+
+        [embedded.bilm]
+        @architectures = "spacy-elmo.ElmoBiLM.v1"
+
+        [concat]
+        @architectures = "spacy-elmo.ElmoConcatTok2Vec.v1"
+
+        [concat.elmo]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 16
+        projection = 4
+
+        [concat.features]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 16
+        """
+    )
+    built = registry.resolve(config)
+    assert all(isinstance(m, Model) for m in built.values())
+    assert built["listener"].get_dim("nO") == 16 and built["concat"].get_dim("nO") == 20

@@ -1,0 +1,137 @@
+"""The classic ELMo path for text classification: fixed sentence vectors from the
+`elmo` component (the mean of each biLM layer's token vectors) fed to a linear SVM.
+
+    python scripts/elmo_svm.py training/bilm corpus/polarity metrics/textcat_svm.json \
+        --seeds 0,1,2 --threads 2
+
+Reads DATA_DIR/{train,dev,test}.spacy (Docs with exclusive `cats`). Each text runs
+through `spacy.blank("en")` + `sentencizer` + `elmo` (layers="all"), so the biLM reads
+it sentence by sentence, as in the trained pipelines. A text's vector is the mean over
+its tokens of one of: the average of the layers, the top layer, or all layers
+concatenated. Features are standardised on the training set. The feature kind and the
+SVM's C are chosen on the dev set (accuracy); the chosen model is scored once on the
+test set (accuracy and macro F1, as scripts/evaluate.py computes them). One SVM per
+seed (liblinear's coordinate descent visits the examples in a seeded random order).
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from evaluate import summarize, textcat_scores  # noqa: E402
+
+C_GRID = (0.001, 0.01, 0.1, 1.0)
+FEATURES = ("average", "top", "concat")
+
+
+def doc_features(layers: np.ndarray) -> Dict[str, np.ndarray]:
+    """A text's vectors from its (n_layers, n_tokens, dim) layers."""
+    per_layer = layers.astype(np.float32).mean(axis=1)  # (n_layers, dim)
+    return {
+        "average": per_layer.mean(axis=0),
+        "top": per_layer[-1],
+        "concat": per_layer.reshape(-1),
+    }
+
+
+def embed(nlp, path: Path) -> Tuple[Dict[str, np.ndarray], List[Dict[str, float]]]:
+    from spacy.tokens import Doc, DocBin
+
+    gold = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+    inputs = [Doc(nlp.vocab, words=[t.text for t in d]) for d in gold]
+    feats: Dict[str, List[np.ndarray]] = {k: [] for k in FEATURES}
+    for doc in nlp.pipe(inputs, batch_size=64):
+        for k, v in doc_features(doc._.elmo.layers).items():
+            feats[k].append(v)
+    return {k: np.stack(v) for k, v in feats.items()}, [d.cats for d in gold]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("weights", help="ELMo weights reference (directory, name, ...)")
+    parser.add_argument("data_dir", type=Path, help="holds train/dev/test.spacy")
+    parser.add_argument("output", type=Path, help="JSON file to write")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads")
+    parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to embed on (-1: CPU)")
+    parser.add_argument("--name", default="ELMo vectors + linear SVM")
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    import spacy
+
+    if args.gpu_id >= 0:
+        spacy.require_gpu(args.gpu_id)
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("elmo", config={"weights": args.weights, "layers": "all", "vector_hooks": False})
+
+    start = time.perf_counter()
+    data = {s: embed(nlp, args.data_dir / f"{s}.spacy") for s in ("train", "dev", "test")}
+    embed_seconds = time.perf_counter() - start
+    labels = sorted(data["train"][1][0])
+
+    def y_of(cats: List[Dict[str, float]]) -> np.ndarray:
+        return np.array([labels.index(max(c, key=c.__getitem__)) for c in cats])
+
+    def as_cats(pred: np.ndarray) -> List[Dict[str, float]]:
+        return [{lab: float(i == p) for i, lab in enumerate(labels)} for p in pred]
+
+    y = {s: y_of(data[s][1]) for s in data}
+    runs = []
+    for seed in seeds:
+        start = time.perf_counter()
+        best = None
+        for kind in FEATURES:
+            scaler = StandardScaler().fit(data["train"][0][kind])
+            x = {s: scaler.transform(data[s][0][kind]) for s in data}
+            for c in C_GRID:
+                svm = LinearSVC(C=c, random_state=seed, max_iter=20000).fit(x["train"], y["train"])
+                dev_acc = float((svm.predict(x["dev"]) == y["dev"]).mean())
+                if best is None or dev_acc > best[0]:
+                    best = (dev_acc, kind, c, svm.predict(x["test"]))
+        assert best is not None
+        dev_acc, kind, c, test_pred = best
+        run = {
+            "seed": seed,
+            "feature": kind,
+            "C": c,
+            "dev_accuracy": dev_acc,
+            "train_wall_seconds": round(time.perf_counter() - start, 2),
+        }
+        run.update(textcat_scores(data["test"][1], as_cats(test_pred)))
+        runs.append(run)
+        print(f"seed {seed}: {kind} C={c} dev {dev_acc:.4f} test accuracy {run['accuracy']:.4f}")
+
+    summary = {m: summarize([r[m] for r in runs]) for m in ("accuracy", "macro_f")}
+    summary["train_wall_seconds"] = summarize([r["train_wall_seconds"] for r in runs])
+    out = {
+        "task": "textcat",
+        "name": args.name,
+        "weights": str(args.weights),
+        "test": str(args.data_dir / "test.spacy"),
+        "embed_seconds": round(embed_seconds, 1),
+        "summary": summary,
+        "runs": runs,
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

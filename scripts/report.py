@@ -1,0 +1,271 @@
+"""Write the project's results: a markdown table and PNG plots.
+
+    python scripts/report.py --out-dir metrics --bilm training/bilm \
+        --ner metrics/ner_baseline.json metrics/ner_elmo.json \
+        --textcat metrics/textcat_baseline.json metrics/textcat_elmo.json \
+                  metrics/textcat_svm.json
+
+Reads the JSON files written by scripts/evaluate.py and scripts/elmo_svm.py (the first
+file of each task is the baseline the others are compared with) and the biLM's
+train_log.jsonl. Writes into --out-dir:
+
+  report.md                 NER P/R/F1 overall and per type, textcat accuracy and
+                            macro F1 (mean +- sample std over seeds, and range), wall
+                            times, the biLM's pretraining summary
+  ner.png, textcat.png      bar charts of the test scores (error bars: std over seeds)
+  pretrain_perplexity.png   held-out and training perplexity of the biLM per step
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+NER_TYPES = ("PER", "ORG", "LOC", "MISC")
+LABELS = {"p": "precision", "r": "recall", "f": "F1", "accuracy": "accuracy", "macro_f": "macro F1"}
+
+
+def load(path: Path) -> Optional[Dict[str, Any]]:
+    if not path.exists():
+        print(f"[report] missing {path}: left out", file=sys.stderr)
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pct(s: Dict[str, float], spread: bool = True) -> str:
+    """'91.23 +- 0.40 (90.80-91.70)' in percent, or just the mean for one run."""
+    text = f"{100 * s['mean']:.2f}"
+    if spread and s.get("n", 1) > 1:
+        text += f" ± {100 * s['std']:.2f} ({100 * s['min']:.2f}–{100 * s['max']:.2f})"
+    return text
+
+
+def duration(s: Optional[Dict[str, float]]) -> str:
+    """Mean wall time: seconds under two minutes, else minutes."""
+    if not s:
+        return "–"
+    seconds = s["mean"]
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def read_log(path: Path) -> Dict[str, Any]:
+    """The pretraining log: training records, held-out evaluations, unigram baseline."""
+    train, heldout, unigram = [], [], None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if "unigram_heldout_perplexity" in rec:
+            unigram = rec["unigram_heldout_perplexity"]
+        elif "heldout" in rec:
+            heldout.append((rec["step"], rec["heldout"]))
+        elif "perplexity" in rec:
+            train.append(rec)
+    return {"train": train, "heldout": heldout, "unigram": unigram}
+
+
+def setup_lines(results: List[Dict[str, Any]]) -> List[str]:
+    """One line per model: its config and step budget (from the training records)."""
+    lines = []
+    for res in results:
+        run = res["runs"][0]
+        if run.get("config"):
+            lines.append(f"- {res['name']}: `{run['config']}`, {run.get('max_steps')} steps")
+        elif "feature" in run:
+            lines.append(
+                f"- {res['name']}: mean ELMo vectors of `{res.get('weights')}`, linear SVM"
+            )
+    return lines + [""] if lines else []
+
+
+def ner_table(results: List[Dict[str, Any]]) -> List[str]:
+    head = "| model | P | R | F1 | " + " | ".join(f"{t} F1" for t in NER_TYPES)
+    head += " | seeds | train time | test words/s |"
+    lines = [head, "|" + "---|" * (7 + len(NER_TYPES))]
+    for res in results:
+        s = res["summary"]
+        per_type = [
+            pct(s["per_type"][t]["f"], False) if t in s["per_type"] else "–" for t in NER_TYPES
+        ]
+        wps = [r["words_per_second"] for r in res["runs"] if r.get("words_per_second")]
+        speed = f"{sum(wps) / len(wps):,.0f}" if wps else "–"
+        lines.append(
+            f"| {res['name']} | {pct(s['p'], False)} | {pct(s['r'], False)} | "
+            f"**{pct(s['f'])}** | " + " | ".join(per_type) + f" | {s['f']['n']} | "
+            f"{duration(s.get('train_wall_seconds'))} | {speed} |"
+        )
+    base = results[0]["summary"]["f"]["mean"]
+    for res in results[1:]:
+        gain = 100 * (res["summary"]["f"]["mean"] - base)
+        lines.append("")
+        lines.append(f"{res['name']} vs {results[0]['name']}: **{gain:+.2f} F1**.")
+    return lines
+
+
+def textcat_table(results: List[Dict[str, Any]]) -> List[str]:
+    lines = [
+        "| model | accuracy | macro F1 | seeds | train time |",
+        "|---|---|---|---|---|",
+    ]
+    for res in results:
+        s = res["summary"]
+        lines.append(
+            f"| {res['name']} | **{pct(s['accuracy'])}** | {pct(s['macro_f'])} | "
+            f"{s['accuracy']['n']} | {duration(s.get('train_wall_seconds'))} |"
+        )
+    base = results[0]["summary"]["accuracy"]["mean"]
+    lines.append("")
+    for res in results[1:]:
+        gain = 100 * (res["summary"]["accuracy"]["mean"] - base)
+        lines.append(f"{res['name']} vs {results[0]['name']}: **{gain:+.2f} accuracy**.")
+    return lines
+
+
+def bar_plot(results: List[Dict[str, Any]], metrics: List[str], title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(2 + 0.9 * len(metrics) * len(results), 4))
+    width = 0.8 / len(results)
+    x = np.arange(len(metrics))
+    lows = []
+    for i, res in enumerate(results):
+        s = res["summary"]
+        means = [100 * s[m]["mean"] for m in metrics]
+        stds = [100 * s[m]["std"] for m in metrics]
+        lows += [m - 2 * sd for m, sd in zip(means, stds)]
+        bars = ax.bar(x + (i - (len(results) - 1) / 2) * width, means, width, yerr=stds, capsize=3)
+        bars.set_label(res["name"])
+        for b, m in zip(bars, means):
+            ax.annotate(
+                f"{m:.1f}",
+                (b.get_x() + b.get_width() / 2, m),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
+    ax.set_xticks(x)
+    ax.set_xticklabels([LABELS.get(m, m) for m in metrics])
+    ax.set_ylabel("test score (%)")
+    ax.set_ylim(max(0.0, min(lows) - 5), 100)
+    ax.set_title(title)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(results))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def perplexity_plot(log: Dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if log["train"]:
+        ax.plot(
+            [r["step"] for r in log["train"]],
+            [r["perplexity"] for r in log["train"]],
+            lw=0.8,
+            alpha=0.6,
+            label="training batches",
+        )
+    if log["heldout"]:
+        steps = [s for s, _ in log["heldout"]]
+        for key in ("forward", "backward", "average"):
+            ax.plot(
+                steps,
+                [h[key] for _, h in log["heldout"]],
+                marker="o" if key == "average" else None,
+                ms=3,
+                lw=1.5 if key == "average" else 0.8,
+                label=f"held-out {key}",
+            )
+    if log["unigram"]:
+        ax.axhline(log["unigram"], color="grey", ls="--", lw=0.8, label="unigram (held-out)")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("perplexity")
+    ax.set_title("biLM pretraining")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def pretrain_lines(log: Dict[str, Any], bilm: Path) -> List[str]:
+    lines = []
+    options = bilm / "options.json"
+    if options.exists():
+        opts = json.loads(options.read_text(encoding="utf-8"))
+        lstm = opts["lstm"]
+        lines.append(
+            f"biLM `{bilm}`: LSTM {lstm['dim']} / projection {lstm['projection_dim']}, "
+            f"{lstm['n_layers']} layers, {sum(n for _, n in opts['char_cnn']['filters'])} "
+            f"char filters, output width {2 * lstm['projection_dim']}."
+        )
+    if log["train"]:
+        last = log["train"][-1]
+        lines.append(
+            f"Trained {last['step']:,} steps ({last.get('tokens', 0):,} tokens, "
+            f"{last.get('elapsed', 0) / 60:.1f} min in the last session)."
+        )
+    if log["heldout"]:
+        step, h = log["heldout"][-1]
+        lines.append(
+            f"Held-out perplexity at step {step:,}: forward {h['forward']:.1f}, backward "
+            f"{h['backward']:.1f}, average {h['average']:.1f}"
+            + (f" (unigram model: {log['unigram']:.1f})." if log["unigram"] else ".")
+        )
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out-dir", type=Path, default=Path("metrics"))
+    parser.add_argument("--ner", type=Path, nargs="*", default=[])
+    parser.add_argument("--textcat", type=Path, nargs="*", default=[])
+    parser.add_argument("--bilm", type=Path, default=None, help="the pretraining output dir")
+    parser.add_argument("--title", default="spacy-elmo: ELMo vs spaCy's CNN tok2vec")
+    args = parser.parse_args(argv)
+    out: Path = args.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+
+    md = [f"# {args.title}", ""]
+    ner = [r for r in map(load, args.ner) if r]
+    if ner:
+        md += [f"## NER: CoNLL-2003 English, test set (`{ner[0]['test']}`)", ""]
+        md += ["Model selected on the dev set; entity-level exact match, in percent.", ""]
+        md += setup_lines(ner) + ner_table(ner) + ["", "![NER](ner.png)", ""]
+        bar_plot(ner, ["p", "r", "f"], "NER (test)", out / "ner.png")
+    textcat = [r for r in map(load, args.textcat) if r]
+    if textcat:
+        md += [f"## Text classification: sentence polarity, test set (`{textcat[0]['test']}`)", ""]
+        md += ["Mean ± sample standard deviation over seeds (range in brackets), in percent.", ""]
+        md += setup_lines(textcat) + textcat_table(textcat) + ["", "![textcat](textcat.png)", ""]
+        bar_plot(textcat, ["accuracy", "macro_f"], "Sentence polarity (test)", out / "textcat.png")
+    if args.bilm is not None and (args.bilm / "train_log.jsonl").exists():
+        log = read_log(args.bilm / "train_log.jsonl")
+        md += ["## biLM pretraining", ""] + pretrain_lines(log, args.bilm)
+        md += ["", "![perplexity](pretrain_perplexity.png)", ""]
+        perplexity_plot(log, out / "pretrain_perplexity.png")
+    elif args.bilm is not None:
+        md += [
+            "## biLM",
+            "",
+            f"`{args.bilm}` (no train_log.jsonl: weights not pretrained here).",
+            "",
+        ]
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    print(f"wrote {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

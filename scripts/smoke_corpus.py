@@ -1,0 +1,74 @@
+"""The smoke workflow's corpus: the tiny data in assets/smoke -> the same files the real
+corpus steps write, through the same parsing and writing code.
+
+Inputs (written for this project, shipped in the repository; nothing is downloaded):
+  assets/smoke/conll/{train,dev,test}.txt  CoNLL-2003 format (word POS chunk NER, IOB2,
+                                           -DOCSTART- lines); the POS and chunk columns
+                                           are placeholders, only words and NER tags count
+  assets/smoke/polarity.csv                "label","text" with labels 1 / -1, lowercased,
+                                           like the Pang & Lee file
+  assets/smoke/text.txt                    raw English prose, one paragraph per line
+
+Outputs (in --out-dir):
+  conll/{train,dev,test}.spacy, conll/train.text.txt   as scripts/conll2003.py writes them
+  polarity/{train,dev,test}.spacy                      as scripts/polarity.py (seeded 80/10/10)
+  pretrain/train.txt, pretrain/heldout.txt             text.txt's lines (every 10th held out)
+                                                       plus the CoNLL training text, as
+                                                       scripts/pretrain_text.py mixes it in
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DataError, atomic_write_lines, log  # noqa: E402
+from conll2003 import parse_conll, to_docbin  # noqa: E402
+from polarity import dedupe, parse_polarity_csv, stratified_split, write_docbin  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--in-dir", type=Path, default=Path("assets/smoke"))
+    parser.add_argument("--out-dir", type=Path, default=Path("corpus/smoke"))
+    parser.add_argument("--seed", type=int, default=0, help="polarity split seed")
+    args = parser.parse_args(argv)
+    src: Path = args.in_dir
+    out: Path = args.out_dir
+
+    train_text = []
+    for split in ("train", "dev", "test"):
+        path = src / "conll" / f"{split}.txt"
+        sents = parse_conll(path.read_text(encoding="utf-8").splitlines(), str(path))
+        if not sents:
+            raise DataError(f"{path}: no sentences")
+        n_ents = to_docbin(sents, out / "conll" / f"{split}.spacy")
+        log(f"  conll {split}: {len(sents)} sentences, {n_ents} entities")
+        if split == "train":
+            train_text = [" ".join(words) for words, _ in sents]
+    atomic_write_lines(out / "conll" / "train.text.txt", train_text)
+
+    csv_path = src / "polarity.csv"
+    examples, _, _ = dedupe(parse_polarity_csv(csv_path.read_text(encoding="utf-8"), str(csv_path)))
+    for split, part in stratified_split(examples, seed=args.seed).items():
+        write_docbin(part, out / "polarity" / f"{split}.spacy")
+        log(f"  polarity {split}: {len(part)} texts")
+
+    lines = [ln.strip() for ln in (src / "text.txt").read_text(encoding="utf-8").splitlines()]
+    lines = [ln for ln in lines if ln]
+    heldout = lines[::10]
+    train = [ln for i, ln in enumerate(lines) if i % 10] + train_text
+    atomic_write_lines(out / "pretrain" / "train.txt", train)
+    atomic_write_lines(out / "pretrain" / "heldout.txt", heldout)
+    log(f"  pretrain: {len(train)} training lines, {len(heldout)} held out")
+    log(f"smoke corpus written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except DataError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        sys.exit(1)

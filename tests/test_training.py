@@ -1,0 +1,170 @@
+"""The real `python -m spacy train` CLI on the shipped configs, with a tiny random-weight
+biLM: NER and textcat, listener and embedded, frozen and fine-tuned."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import spacy
+import srsly
+import torch
+from thinc.api import Config
+
+from spacy_elmo import load_bilm, save_weights_files
+from spacy_elmo.layers import get_bilm
+
+from .util import ner_docs, textcat_docs, write_corpus
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+TINY_WIDTH = 16  # tiny_options: 2 * projection_dim
+TEXTS = ["Alice lives in Paris .", "the film was superb .", "In Oslo , Tom Hardy met the mayor ."]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    path = tmp_path_factory.mktemp("corpus")
+    nlp = spacy.blank("en")
+    return {
+        "ner": (
+            write_corpus(ner_docs(nlp, 40, seed=0), path / "ner_train.spacy"),
+            write_corpus(ner_docs(nlp, 12, seed=1), path / "ner_dev.spacy"),
+        ),
+        "textcat": (
+            write_corpus(textcat_docs(nlp, 40, seed=0), path / "tc_train.spacy"),
+            write_corpus(textcat_docs(nlp, 12, seed=1), path / "tc_dev.spacy"),
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    from .util import tiny_options
+
+    torch.manual_seed(0)
+    from spacy_elmo import ElmoBiLM
+
+    path = tmp_path_factory.mktemp("bilm") / "bilm"
+    save_weights_files(ElmoBiLM(tiny_options()), path)
+    return str(path)
+
+
+def embedded_config(task: str, grad_factor: float, cache_mb: int) -> Config:
+    """The shipped config with the biLM inside the task component (no elmo, no listener)."""
+    config = Config().from_disk(CONFIGS / f"{task}.cfg", interpolate=False)
+    config["nlp"]["pipeline"] = ["sentencizer", task]
+    del config["components"]["elmo"]
+    del config["initialize"]["components"]["elmo"]
+    listener = config["components"][task]["model"]["tok2vec"]["elmo"]
+    config["components"][task]["model"]["tok2vec"]["elmo"] = {
+        "@architectures": "spacy-elmo.ElmoTok2Vec.v1",
+        "width": listener["width"],
+        "weights": "${paths.elmo_weights}",
+        "grad_factor": grad_factor,
+        "l2_coef": listener["l2_coef"],
+        "bilm": {"@architectures": "spacy-elmo.ElmoBiLM.v2", "cache_mb": cache_mb},
+    }
+    return config
+
+
+def parse_losses(output: str, task: str) -> list:
+    """The LOSS column of the task from spaCy's console table."""
+    header = next(line for line in output.splitlines() if "LOSS" in line and "#" in line)
+    columns = re.split(r"\s{2,}", header.strip())
+    index = columns.index(f"LOSS {task.upper()}")
+    rows = [line.split() for line in output.splitlines() if re.match(r"^\s*\d+\s+\d+\s", line)]
+    elmo_index = columns.index("LOSS ELMO") if "LOSS ELMO" in columns else None
+    task_losses = [float(row[index]) for row in rows]
+    elmo_losses = [float(row[elmo_index]) for row in rows] if elmo_index is not None else []
+    return task_losses, elmo_losses
+
+
+def the_bilm(nlp, embedded: bool, task: str):
+    if not embedded:
+        return get_bilm(nlp.get_pipe("elmo").model)
+    node = next(n for n in nlp.get_pipe(task).model.walk() if n.name == "elmo_bilm")
+    return get_bilm(node)
+
+
+def predictions(nlp, task: str):
+    docs = list(nlp.pipe(TEXTS))
+    if task == "ner":
+        return [[(e.start, e.end, e.label_) for e in doc.ents] for doc in docs]
+    return [doc.cats for doc in docs]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["ner", "textcat"])
+@pytest.mark.parametrize("mode", ["listener", "embedded"])
+@pytest.mark.parametrize("fine_tune", [False, True], ids=["frozen", "fine-tuned"])
+def test_spacy_train_cli(tmp_path, corpus, weights, task, mode, fine_tune):
+    embedded = mode == "embedded"
+    grad_factor = 1.0 if fine_tune else 0.0
+    cache_mb = 0 if fine_tune else 64
+    if embedded:
+        config_path = tmp_path / "config.cfg"
+        embedded_config(task, grad_factor, cache_mb).to_disk(config_path)
+        overrides = []
+    else:
+        config_path = CONFIGS / f"{task}.cfg"
+        overrides = [
+            f"--components.{task}.model.tok2vec.elmo.grad_factor={grad_factor}",
+            f"--components.elmo.model.cache_mb={cache_mb}",
+        ]
+    train, dev = corpus[task]
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "spacy", "train", str(config_path), "--output", str(out)]
+    cmd += ["--paths.train", train, "--paths.dev", dev, "--paths.elmo_weights", weights]
+    cmd += [f"--variables.elmo_width={TINY_WIDTH}", "--training.max_steps=40"]
+    cmd += ["--training.eval_frequency=10", "--nlp.batch_size=8", *overrides]
+    # One torch thread: on a busy machine idle OpenMP threads spin and slow it down.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    task_losses, elmo_losses = parse_losses(result.stdout, task)
+    assert len(task_losses) == 5
+    assert task_losses[-1] < task_losses[1] and task_losses[-1] < max(task_losses) / 2
+    if not embedded:  # the elmo component reports the gradient it received
+        assert (sum(elmo_losses) > 0) == fine_tune
+
+    # model-best loads without the weight files and predicts; it learned the data.
+    best = spacy.load(out / "model-best")
+    meta = srsly.read_json(out / "model-best" / "meta.json")
+    score = meta["performance"]["ents_f" if task == "ner" else "cats_score"]
+    assert score > 0.5, meta["performance"]
+    before = predictions(best, task)
+    assert any(before) if task == "ner" else all(set(c) == {"POS", "NEG"} for c in before)
+
+    # The biLM is frozen unless fine-tuned.
+    original = load_bilm(weights)
+    bilm = the_bilm(best, embedded, task)
+    changed = any(not torch.equal(a, b) for a, b in zip(original.parameters(), bilm.parameters()))
+    assert changed == fine_tune
+
+    # A to_disk / from_disk round trip predicts the same.
+    best.to_disk(tmp_path / "copy")
+    again = spacy.load(tmp_path / "copy")
+    after = predictions(again, task)
+    if task == "ner":
+        assert after == before
+    else:
+        for a, b in zip(after, before):
+            np.testing.assert_array_equal(list(a.values()), list(b.values()))
+
+
+@pytest.mark.parametrize("name", ["ner", "textcat", "ner_baseline", "textcat_baseline"])
+def test_configs_pass_debug_config(corpus, weights, name):
+    """`python -m spacy debug config` (in process): every shipped config is valid and
+    resolves, its components and architectures found through the entry points."""
+    from spacy.cli.debug_config import debug_config
+
+    train, dev = corpus["ner" if name.startswith("ner") else "textcat"]
+    overrides = {"paths.train": train, "paths.dev": dev}
+    if not name.endswith("baseline"):
+        overrides["paths.elmo_weights"] = weights
+    debug_config(CONFIGS / f"{name}.cfg", overrides=overrides)  # exits on an error
+    config = Config().from_disk(CONFIGS / f"{name}.cfg")
+    assert ("elmo" in config["nlp"]["pipeline"]) != name.endswith("baseline")
