@@ -168,3 +168,16 @@ def test_configs_pass_debug_config(corpus, weights, name):
     debug_config(CONFIGS / f"{name}.cfg", overrides=overrides)  # exits on an error
     config = Config().from_disk(CONFIGS / f"{name}.cfg")
     assert ("elmo" in config["nlp"]["pipeline"]) != name.endswith("baseline")
+
+
+@pytest.mark.parametrize("task", ["ner", "textcat"])
+def test_baseline_configs_train(tmp_path, corpus, task):
+    """The baselines train as shipped (no vectors or ELMo needed)."""
+    train, dev = corpus[task]
+    cmd = [sys.executable, "-m", "spacy", "train", str(CONFIGS / f"{task}_baseline.cfg")]
+    cmd += ["--output", str(tmp_path), "--paths.train", train, "--paths.dev", dev]
+    cmd += ["--training.max_steps=10", "--training.eval_frequency=5"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert spacy.load(tmp_path / "model-best").pipe_names == ["tok2vec", task]
