@@ -248,3 +248,30 @@ def test_pretrained_directory_is_a_weights_reference(tmp_path):
     doc = nlp("The old cat sees a dog .")
     assert doc._.elmo.vectors.shape == (7, 32)
     assert Path(tmp_path / "out" / "vocab.txt").read_text().startswith("<S>\n</S>\n<UNK>\n")
+
+
+def test_output_directory_rules(tmp_path):
+    from spacy_elmo.pretrain.trainer import _check_output_dir, _truncate_log
+
+    config = load_config(None, "tiny")
+    users = tmp_path / "published"
+    users.mkdir()
+    (users / "options.json").write_text("{}")
+    (users / "weights.hdf5").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="options.json, weights.hdf5"):
+        _check_output_dir(users, config)
+    # A run of ours killed before its first checkpoint: its files and temporaries.
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    for name in ("config.cfg", "options.json", "weights.hdf5", ".checkpoint.hdf5.ab12_x.tmp"):
+        (ours / name).write_text("")
+    (ours / ".notes.tmp").write_text("not ours")
+    with pytest.raises(FileExistsError, match=r"\(.notes.tmp\)"):
+        _check_output_dir(ours, config)
+    (ours / ".notes.tmp").unlink()
+    _check_output_dir(ours, config)
+    assert not (ours / ".checkpoint.hdf5.ab12_x.tmp").exists()
+    log = ours / "train_log.jsonl"
+    log.write_text('{"step": 10}\n{"step": 20}\n{"step": 30}\n{"st')
+    _truncate_log(log, 20)
+    assert log.read_text() == '{"step": 10}\n{"step": 20}\n'

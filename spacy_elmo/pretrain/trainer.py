@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -29,7 +30,8 @@ from ..nn.bilm import ElmoBiLM
 from ..nn.lstm import LstmState
 from ..nn.softmax import FullSoftmax, LMSoftmax, make_softmax
 from ..options import ElmoOptions, make_options
-from ..resolve import load_bilm
+from ..resolve import OPTIONS_FILE, WEIGHTS_FILE, load_bilm
+from ..weights import atomic_path
 from .batches import StreamBatcher, Window
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .corpus import TokenizedText, sentence_pipeline, text_files, tokenize_files
@@ -42,6 +44,11 @@ LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "config.cfg"
 CORPUS_DIR = "corpus"
 OUR_FILES = {CHECKPOINT_FILE, LOG_FILE, CONFIG_FILE, CORPUS_DIR, VOCAB_FILE, SOFTMAX_FILE}
+# Written by a run of ours, but also what a user's weights directory holds: they count
+# as ours only beside our config.cfg.
+EXPORT_FILES = {OPTIONS_FILE, WEIGHTS_FILE}
+# A temporary left by `atomic_path` when a run is killed while writing (".NAME.XXXX.tmp").
+TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 
 Log = Callable[[str], None]
 
@@ -259,6 +266,7 @@ def _check_output_dir(output: Path, config: Config) -> None:
     if output.exists() and not output.is_dir():
         raise NotADirectoryError(f"Output {output} exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
+    _remove_temporaries(output)
     if (output / CHECKPOINT_FILE).exists():
         saved = output / CONFIG_FILE
         if saved.exists():
@@ -269,13 +277,24 @@ def _check_output_dir(output: Path, config: Config) -> None:
                     "use a new output directory"
                 )
         return
-    foreign = [p.name for p in output.iterdir() if p.name not in OUR_FILES]
+    ours = OUR_FILES | (EXPORT_FILES if (output / CONFIG_FILE).exists() else set())
+    foreign = [p.name for p in output.iterdir() if p.name not in ours]
     if foreign:
         raise FileExistsError(
             f"Output directory {output} already holds other files "
             f"({', '.join(sorted(foreign)[:5])}); "
             "give an empty or new directory (nothing in it is overwritten)"
         )
+
+
+def _remove_temporaries(output: Path) -> None:
+    """Delete the half-written files a killed run of ours left (never anything else)."""
+    names = OUR_FILES | EXPORT_FILES | {"types.json", "tokens.npz", "source.json"}
+    for directory in [output, *output.glob(f"{CORPUS_DIR}/*")]:
+        for path in directory.glob(".*.tmp"):
+            match = TEMPORARY.match(path.name)
+            if match and match.group("name") in names and path.is_file():
+                path.unlink()
 
 
 def _init_distributed(gpu_id: int) -> Tuple[int, int]:
@@ -319,7 +338,8 @@ def _corpora(
             log(f"Tokenising {split} text ({len(files)} files) with {corpus['spacy_model']}")
             text = tokenize_files(files, sentence_pipeline(corpus["spacy_model"]))
             text.to_disk(where)
-            (where / "source.json").write_text(json.dumps(stamp))
+            with atomic_path(where / "source.json") as tmp:
+                tmp.write_text(json.dumps(stamp))
         _barrier(int(os.environ.get("WORLD_SIZE", "1")))
         texts[split] = TokenizedText.from_disk(where)
     return texts["train"], texts.get("heldout")
@@ -490,8 +510,15 @@ def _truncate_log(path: Path, step: int) -> None:
     """Drop log records after the checkpoint a run resumes from."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept))
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError):
+            continue  # a line cut off by a kill
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(line + "\n" for line in kept))
 
 
 def _read_json(path: Path) -> Any:
