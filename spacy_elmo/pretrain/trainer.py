@@ -115,8 +115,9 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
     elif rank == 0:
         config.to_disk(output / CONFIG_FILE)
     heldout = heldout_batcher(heldout_text, vocab, config)
-    if heldout_text is not None and step == 0 and rank == 0:
-        unigram = unigram_perplexity(unigram_log_probs(vocab, train_text), vocab, heldout_text)
+    if heldout is not None and step == 0 and rank == 0:
+        # On the same held-out tokens as the evaluations (max_eval_tokens may cut them).
+        unigram = unigram_perplexity(unigram_log_probs(vocab, train_text), vocab, heldout.text)
         _append_log(output, {"step": 0, "unigram_heldout_perplexity": unigram})
         log(f"Unigram model's held-out perplexity: {unigram:.1f}")
     trained = _distributed(model, world, config["softmax"]["kind"], device)
