@@ -275,3 +275,14 @@ def test_output_directory_rules(tmp_path):
     log.write_text('{"step": 10}\n{"step": 20}\n{"step": 30}\n{"st')
     _truncate_log(log, 20)
     assert log.read_text() == '{"step": 10}\n{"step": 20}\n'
+
+
+def test_heldout_sample_spans_the_whole_text():
+    from spacy_elmo.pretrain.trainer import heldout_batcher
+
+    text = make_text([[f"s{i}", "x", "y"] for i in range(100)])
+    vocab = Vocabulary.build(text, min_count=1, max_size=1000)
+    config = load_config(None, "tiny", {"training.max_eval_tokens": 60})
+    sample = heldout_batcher(text, vocab, config).text
+    firsts = [sample.sentence(i)[0] for i in range(sample.n_sentences)]
+    assert firsts == [f"s{i}" for i in range(0, 100, 5)] and sample.n_tokens == 60

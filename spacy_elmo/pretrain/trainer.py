@@ -467,13 +467,15 @@ def _step_limit(training: Dict[str, Any], windows_per_epoch: int) -> int:
 def heldout_batcher(
     text: Optional[TokenizedText], vocab: Vocabulary, config: Config
 ) -> Optional[StreamBatcher]:
+    """The held-out windows evaluated during training: at most `max_eval_tokens`
+    tokens, every k-th sentence, so that a held-out file in source order is sampled
+    across all of its sources."""
     if text is None:
         return None
     training = config["training"]
     limit = training["max_eval_tokens"]
     if limit > 0 and text.n_tokens > limit:
-        n_sent = int(np.searchsorted(text.starts, limit, side="right")) - 1
-        text = TokenizedText(text.types, text.ids[: text.starts[n_sent]], text.starts[: n_sent + 1])
+        text = every_kth_sentence(text, math.ceil(text.n_tokens / limit))
     return StreamBatcher(
         text,
         vocab,
@@ -483,6 +485,18 @@ def heldout_batcher(
         unroll_steps=training["unroll_steps"],
         max_chars=config["model"]["max_characters_per_token"],
     )
+
+
+def every_kth_sentence(text: TokenizedText, k: int) -> TokenizedText:
+    """Sentences 0, k, 2k, ... of `text`.
+
+    RETURNS (TokenizedText): The sample, sharing the type table.
+    """
+    chosen = np.arange(0, text.n_sentences, k)
+    lengths = text.starts[chosen + 1] - text.starts[chosen]
+    index = np.concatenate([np.arange(text.starts[i], text.starts[i + 1]) for i in chosen])
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    return TokenizedText(text.types, text.ids[index], starts.astype(np.int64))
 
 
 def _save(
