@@ -214,7 +214,7 @@ def pretrain_lines(log: Dict[str, Any], bilm: Path) -> List[str]:
         last = log["train"][-1]
         lines.append(
             f"Trained {last['step']:,} steps ({last.get('tokens', 0):,} tokens, "
-            f"{last.get('elapsed', 0) / 60:.1f} min in the last session)."
+            f"{last.get('elapsed', 0) / 60:.1f} min of training, resumed runs included)."
         )
     if log["heldout"]:
         step, h = log["heldout"][-1]
