@@ -15,11 +15,20 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Callable, Iterable, List, Optional
 
 
 class DataError(RuntimeError):
     """A data file or package is missing or not what we expected."""
+
+
+def run_script(main: Callable[[], int]) -> None:
+    """Run a script's `main`, reporting a DataError as one `ERROR:` line, exit code 1."""
+    try:
+        sys.exit(main())
+    except DataError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        sys.exit(1)
 
 
 def log(msg: str) -> None:

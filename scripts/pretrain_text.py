@@ -63,6 +63,7 @@ from _common import (  # noqa: E402
     log,
     npm_pack,
     pip_download,
+    run_script,
     squash,
     warn,
 )
@@ -1114,8 +1115,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DataError as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DataError, atomic_write_lines, log  # noqa: E402
+from _common import DataError, atomic_write_lines, log, run_script  # noqa: E402
 from conll2003 import parse_conll, to_docbin  # noqa: E402
 from polarity import dedupe, parse_polarity_csv, stratified_split, write_docbin  # noqa: E402
 
@@ -67,8 +67,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except DataError as e:
-        print(f"ERROR: {e}", file=sys.stderr)
-        sys.exit(1)
+    run_script(main)
