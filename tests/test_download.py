@@ -55,9 +55,9 @@ class Handler(BaseHTTPRequestHandler):
         fault = srv.faults.pop(self.path, None)
         if fault is not None:
             kind, n = fault
+            record["sent"] = n  # before writing: the client may finish before we return
             self.wfile.write(payload[:n])
             self.wfile.flush()
-            record["sent"] = n
             if kind == "stall":  # stop sending, keep the connection open
                 time.sleep(0.6)
             if kind == "drop":  # abortive close (RST)
@@ -66,8 +66,8 @@ class Handler(BaseHTTPRequestHandler):
                 )
             self.close_connection = True
             return
-        self.wfile.write(payload)
         record["sent"] = len(payload)
+        self.wfile.write(payload)
 
 
 class FileServer(ThreadingHTTPServer):

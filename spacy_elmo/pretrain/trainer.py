@@ -189,6 +189,10 @@ def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any
             log(f"Stopping after [training] max_minutes = {training['max_minutes']}")
             break
     if world > 1:
+        # Drop the DDP wrapper (and its reducer threads) before the process group it
+        # uses, once every process is done: else a process may abort at exit.
+        del trained
+        _barrier(world)
         dist.destroy_process_group()
     log(f"Model written to {output}")
     return progress
