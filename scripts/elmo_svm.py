@@ -15,7 +15,6 @@ seed (liblinear's coordinate descent visits the examples in a seeded random orde
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evaluate import summarize, textcat_scores  # noqa: E402
+from evaluate import summarize, textcat_scores, write_result  # noqa: E402
 
 C_GRID = (0.001, 0.01, 0.1, 1.0)
 FEATURES = ("average", "top", "concat")
@@ -127,9 +126,7 @@ def main(argv=None) -> int:
         "summary": summary,
         "runs": runs,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
+    write_result(args.output, out)
     return 0
 
 

@@ -74,6 +74,13 @@ def summarize(values: List[float]) -> Dict[str, float]:
     }
 
 
+def write_result(path: Path, result: Dict[str, Any]) -> None:
+    """Write a task's scores as the JSON file the report step reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
 def evaluate_model(task: str, model_dir: Path, test_path: Path) -> Dict[str, Any]:
     import spacy
     from spacy.tokens import Doc, DocBin
@@ -168,9 +175,7 @@ def main(argv=None) -> int:
         "summary": summary,
         "runs": runs,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
+    write_result(args.output, out)
     return 0
 
 
