@@ -3,9 +3,10 @@
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple, Union
+from typing import Any, Callable, Collection, Dict, List, Tuple, Union
 
 import h5py
 import numpy as np
@@ -195,6 +196,19 @@ class atomic_path:
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+# The name atomic_path gives its temporary: ".NAME.XXXXXXXX.tmp".
+TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def remove_stale_temporaries(directory: Path, names: Collection[str]) -> None:
+    """Delete the temporaries `atomic_path` left in `directory` for the given file
+    names when its process was killed mid-write (no other file is touched)."""
+    for path in directory.glob(".*.tmp"):
+        match = TEMPORARY_NAME.match(path.name)
+        if match and match.group("name") in names and path.is_file():
+            path.unlink()
 
 
 def _open_hdf5(path: Path) -> h5py.File:

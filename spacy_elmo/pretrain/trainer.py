@@ -15,7 +15,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -31,7 +30,7 @@ from ..nn.lstm import LstmState
 from ..nn.softmax import FullSoftmax, LMSoftmax, make_softmax
 from ..options import ElmoOptions, make_options
 from ..resolve import OPTIONS_FILE, WEIGHTS_FILE, load_bilm
-from ..weights import atomic_path
+from ..weights import atomic_path, remove_stale_temporaries
 from .batches import StreamBatcher, Window
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .corpus import TokenizedText, sentence_pipeline, text_files, tokenize_files
@@ -47,8 +46,6 @@ OUR_FILES = {CHECKPOINT_FILE, LOG_FILE, CONFIG_FILE, CORPUS_DIR, VOCAB_FILE, SOF
 # Written by a run of ours, but also what a user's weights directory holds: they count
 # as ours only beside our config.cfg.
 EXPORT_FILES = {OPTIONS_FILE, WEIGHTS_FILE}
-# A temporary left by `atomic_path` when a run is killed while writing (".NAME.XXXX.tmp").
-TEMPORARY = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 
 Log = Callable[[str], None]
 
@@ -296,10 +293,7 @@ def _remove_temporaries(output: Path) -> None:
     """Delete the half-written files a killed run of ours left (never anything else)."""
     names = OUR_FILES | EXPORT_FILES | {"types.json", "tokens.npz", "source.json"}
     for directory in [output, *output.glob(f"{CORPUS_DIR}/*")]:
-        for path in directory.glob(".*.tmp"):
-            match = TEMPORARY.match(path.name)
-            if match and match.group("name") in names and path.is_file():
-                path.unlink()
+        remove_stale_temporaries(directory, names)
 
 
 def _init_distributed(gpu_id: int) -> Tuple[int, int]:
