@@ -1,0 +1,44 @@
+"""Write an untrained biLM with the same options as a pretrained one: the control that
+tells what pretraining adds over the architecture itself.
+
+    python scripts/random_bilm.py training/bilm training/bilm_random --seed 0
+
+Reads SOURCE/options.json, builds the biLM with PyTorch's default initialisation
+(the one `pretrain` starts from) under --seed, and writes OUTPUT/options.json +
+weights.hdf5. A frozen random biLM still turns each word's characters into features
+and mixes them over the sentence, so a task model that does as well with it as with
+the pretrained one has gained nothing from pretraining.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DataError, log, run_script  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("source", type=Path, help="a weights directory with options.json")
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    options_path = args.source / "options.json"
+    if not options_path.exists():
+        raise DataError(f"{options_path} not found: SOURCE must hold the biLM's options.json")
+    import torch
+
+    from spacy_elmo.nn.bilm import ElmoBiLM
+    from spacy_elmo.weights import read_options, save_weights_files
+
+    torch.manual_seed(args.seed)
+    model = ElmoBiLM(read_options(options_path), token_cache_size=0)
+    for path in save_weights_files(model, args.output, overwrite=True):
+        log(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_script(main)

@@ -1,0 +1,102 @@
+"""The investigation scripts: the untrained-biLM control and the lowercase adaptation text."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from spacy_elmo.nn.bilm import ElmoBiLM
+from spacy_elmo.weights import load_weights_files, save_weights_files
+
+from .util import tiny_options
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+
+
+def _load(name):
+    if str(SCRIPTS) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location(f"scripts_{name}", SCRIPTS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+random_bilm = _load("random_bilm")
+adapt_text = _load("adapt_text")
+
+
+def test_random_bilm_keeps_options_and_drops_weights(tmp_path):
+    torch.manual_seed(1)
+    trained = ElmoBiLM(tiny_options())
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.add_(1.0)  # far from any fresh initialisation
+    save_weights_files(trained, tmp_path / "trained")
+    assert random_bilm.main([str(tmp_path / "trained"), str(tmp_path / "random")]) == 0
+    src = json.loads((tmp_path / "trained" / "options.json").read_text())
+    assert json.loads((tmp_path / "random" / "options.json").read_text()) == src
+    fresh = load_weights_files(
+        tmp_path / "random" / "options.json", tmp_path / "random" / "weights.hdf5"
+    )
+    for (name, a), b in zip(trained.named_parameters(), fresh.parameters()):
+        assert a.shape == b.shape, name
+        assert not torch.allclose(a, b), name
+    # The same seed gives the same control.
+    assert random_bilm.main([str(tmp_path / "trained"), str(tmp_path / "again")]) == 0
+    a = (tmp_path / "random" / "weights.hdf5").read_bytes()
+    assert a == (tmp_path / "again" / "weights.hdf5").read_bytes()
+
+
+def test_random_bilm_without_options_names_the_file(tmp_path):
+    from _common import DataError
+
+    with pytest.raises(DataError, match="options.json"):
+        random_bilm.main([str(tmp_path), str(tmp_path / "out")])
+
+
+def _write_jsonl(path, texts):
+    path.write_text("".join(json.dumps({"text": t, "label": "POS"}) + "\n" for t in texts))
+
+
+def test_adapt_text_mixes_task_and_lowercased_general_text(tmp_path):
+    data = tmp_path / "polarity"
+    data.mkdir()
+    _write_jsonl(data / "train.jsonl", ["a fine film .", "dull and long ."])
+    _write_jsonl(data / "dev.jsonl", ["a dev text ."])
+    _write_jsonl(data / "test.jsonl", ["NEVER READ ."])
+    general = tmp_path / "general.txt"
+    general.write_text("".join(f"The Line {i} of Text .\n" for i in range(50)))
+    out = tmp_path / "adapt"
+    args = [str(data), str(general), str(out), "--general-lines", "10", "--task-repeats", "3"]
+    assert adapt_text.main(args) == 0
+    train = (out / "train.txt").read_text().splitlines()
+    assert len(train) == 2 * 3 + 10
+    assert train.count("a fine film .") == 3 and train.count("dull and long .") == 3
+    sampled = [t for t in train if t.startswith("the line")]
+    assert len(sampled) == 10 and all(t == t.lower() for t in sampled)
+    assert len(set(sampled)) == 10
+    assert (out / "heldout.txt").read_text().splitlines() == ["a dev text ."]
+    assert "never" not in (out / "train.txt").read_text().lower()
+    # Seeded: the same call writes the same text.
+    adapt_text.main(args[:2] + [str(tmp_path / "again")] + args[3:])
+    assert (tmp_path / "again" / "train.txt").read_text() == (out / "train.txt").read_text()
+
+
+def test_adapt_text_names_a_bad_line(tmp_path):
+    from _common import DataError
+
+    data = tmp_path / "polarity"
+    data.mkdir()
+    (data / "train.jsonl").write_text('{"text": "ok"}\nnot json\n')
+    _write_jsonl(data / "dev.jsonl", ["x"])
+    general = tmp_path / "general.txt"
+    general.write_text("Some text .\n")
+    with pytest.raises(DataError, match="train.jsonl:2"):
+        adapt_text.main([str(data), str(general), str(tmp_path / "out")])
+    _write_jsonl(data / "train.jsonl", ["ok"])
+    with pytest.raises(DataError, match="missing.txt"):
+        adapt_text.main([str(data), str(tmp_path / "missing.txt"), str(tmp_path / "out")])
