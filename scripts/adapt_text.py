@@ -1,16 +1,20 @@
-"""Write the text that adapts a cased biLM to a lowercased task: the task's training
-texts (labels dropped) plus a lowercased sample of the pretraining text.
+"""Write the text that adapts a pretrained biLM to a task: the task's training texts
+(labels dropped) plus a sample of the pretraining text, optionally lowercased.
 
-    python scripts/adapt_text.py corpus/polarity corpus/pretrain/train.txt \
-        corpus/adapt --general-lines 20000 --task-repeats 2 --seed 0
+    python scripts/adapt_text.py corpus/polarity/train.jsonl corpus/polarity/dev.jsonl \
+        corpus/pretrain/train.txt corpus/adapt_polarity --lowercase
+    python scripts/adapt_text.py corpus/conll/train.spacy corpus/conll/dev.spacy \
+        corpus/pretrain/train.txt corpus/adapt_conll
 
-Reads DATA_DIR/train.jsonl and dev.jsonl (one {"text": ...} per line, as
-scripts/polarity.py writes them) and the pretraining text (one sentence per line).
-Writes OUT_DIR/train.txt (the task's training texts --task-repeats times and
---general-lines lowercased pretraining lines, shuffled) and OUT_DIR/heldout.txt (the
-task's dev texts). The test texts are never read. The ELMo paper fine-tunes its biLM
-on the task's unlabelled text the same way; the general text keeps it from
-forgetting the rest of English in a few hundred steps.
+Task texts are read from `.jsonl` ({"text": ...} per line, as scripts/polarity.py
+writes them), `.spacy` (each Doc's words joined by spaces) or `.txt` (one text per
+line). Writes OUT_DIR/train.txt (the task's training texts --task-repeats times and
+--general-lines lines of the pretraining text, shuffled) and OUT_DIR/heldout.txt (the
+task's dev texts, to watch the adaptation). The test texts are never read. The ELMo
+paper fine-tunes its biLM on the task's unlabelled text the same way; the general
+text keeps it from forgetting the rest of English in a few hundred steps.
+`--lowercase` lowercases the general text, for a task whose text is lowercased (the
+polarity data) while the biLM was pretrained on cased text.
 """
 
 import argparse
@@ -18,49 +22,63 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DataError, atomic_write_lines, log, run_script  # noqa: E402
 
 
-def read_texts(path: Path):
+def read_texts(path: Path) -> List[str]:
+    """One string per text of a .jsonl, .spacy or .txt file."""
     if not path.exists():
-        raise DataError(f"{path} not found (run the corpus-textcat step first)")
+        raise DataError(f"{path} not found (run the task's corpus step first)")
+    if path.suffix == ".spacy":
+        import spacy
+        from spacy.tokens import DocBin
+
+        docs = DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)
+        return [" ".join(t.text for t in doc) for doc in docs]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix != ".jsonl":
+        return [line for line in lines if line.strip()]
     texts = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(lines, 1):
         if line.strip():
             try:
                 texts.append(json.loads(line)["text"])
-            except (ValueError, KeyError) as e:
+            except (ValueError, KeyError, TypeError) as e:
                 raise DataError(f"{path}:{i}: not a JSON object with a 'text' key") from e
     return texts
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_dir", type=Path, help="holds train.jsonl and dev.jsonl")
+    parser.add_argument("task_train", type=Path, help="the task's training texts")
+    parser.add_argument("task_dev", type=Path, help="the task's dev texts (held-out)")
     parser.add_argument("general", type=Path, help="the pretraining text, one line each")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--general-lines", type=int, default=20000)
     parser.add_argument("--task-repeats", type=int, default=2)
+    parser.add_argument("--lowercase", action="store_true", help="lowercase the general text")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    task = read_texts(args.data_dir / "train.jsonl")
-    dev = read_texts(args.data_dir / "dev.jsonl")
-    if not args.general.exists():
-        raise DataError(f"{args.general} not found (run the corpus-pretrain step first)")
-    general = [ln for ln in args.general.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    task = read_texts(args.task_train)
+    dev = read_texts(args.task_dev)
+    general = read_texts(args.general)
     rng = random.Random(args.seed)
-    sample = [ln.lower() for ln in rng.sample(general, min(args.general_lines, len(general)))]
+    sample = rng.sample(general, min(args.general_lines, len(general)))
+    if args.lowercase:
+        sample = [line.lower() for line in sample]
     train = task * args.task_repeats + sample
     rng.shuffle(train)
     n = atomic_write_lines(args.out_dir / "train.txt", train)
     atomic_write_lines(args.out_dir / "heldout.txt", dev)
     words = sum(len(t.split()) for t in train)
     log(
-        f"wrote {args.out_dir / 'train.txt'}: {n:,} lines, {words:,} words "
-        f"({len(task):,} task texts x {args.task_repeats}, {len(sample):,} general lines)"
+        f"wrote {args.out_dir / 'train.txt'}: {n:,} lines, {words:,} words ({len(task):,} "
+        f"task texts x {args.task_repeats}, {len(sample):,} general lines"
+        f"{', lowercased' if args.lowercase else ''})"
     )
     log(f"wrote {args.out_dir / 'heldout.txt'}: {len(dev):,} dev texts")
     return 0

@@ -71,7 +71,9 @@ def test_adapt_text_mixes_task_and_lowercased_general_text(tmp_path):
     general = tmp_path / "general.txt"
     general.write_text("".join(f"The Line {i} of Text .\n" for i in range(50)))
     out = tmp_path / "adapt"
-    args = [str(data), str(general), str(out), "--general-lines", "10", "--task-repeats", "3"]
+    task = [str(data / "train.jsonl"), str(data / "dev.jsonl")]
+    args = task + [str(general), str(out), "--general-lines", "10", "--task-repeats", "3"]
+    args.append("--lowercase")
     assert adapt_text.main(args) == 0
     train = (out / "train.txt").read_text().splitlines()
     assert len(train) == 2 * 3 + 10
@@ -82,8 +84,28 @@ def test_adapt_text_mixes_task_and_lowercased_general_text(tmp_path):
     assert (out / "heldout.txt").read_text().splitlines() == ["a dev text ."]
     assert "never" not in (out / "train.txt").read_text().lower()
     # Seeded: the same call writes the same text.
-    adapt_text.main(args[:2] + [str(tmp_path / "again")] + args[3:])
+    adapt_text.main(args[:3] + [str(tmp_path / "again")] + args[4:])
     assert (tmp_path / "again" / "train.txt").read_text() == (out / "train.txt").read_text()
+
+
+def test_adapt_text_keeps_case_and_reads_spacy_docs(tmp_path):
+    import spacy
+    from spacy.tokens import Doc, DocBin
+
+    vocab = spacy.blank("en").vocab
+    for split, words in (
+        ("train", ["EU", "rejects", "German", "call"]),
+        ("dev", ["Peter", "Blackburn"]),
+    ):
+        DocBin(docs=[Doc(vocab, words=words)]).to_disk(tmp_path / f"{split}.spacy")
+    general = tmp_path / "general.txt"
+    general.write_text("The First Line .\nThe Second Line .\n")
+    out = tmp_path / "adapt"
+    paths = [tmp_path / "train.spacy", tmp_path / "dev.spacy", general, out]
+    assert adapt_text.main([str(p) for p in paths] + ["--task-repeats", "1"]) == 0
+    train = (out / "train.txt").read_text().splitlines()
+    assert sorted(train) == ["EU rejects German call", "The First Line .", "The Second Line ."]
+    assert (out / "heldout.txt").read_text().splitlines() == ["Peter Blackburn"]
 
 
 def test_adapt_text_names_a_bad_line(tmp_path):
@@ -93,10 +115,11 @@ def test_adapt_text_names_a_bad_line(tmp_path):
     data.mkdir()
     (data / "train.jsonl").write_text('{"text": "ok"}\nnot json\n')
     _write_jsonl(data / "dev.jsonl", ["x"])
+    task = [str(data / "train.jsonl"), str(data / "dev.jsonl")]
     general = tmp_path / "general.txt"
     general.write_text("Some text .\n")
     with pytest.raises(DataError, match="train.jsonl:2"):
-        adapt_text.main([str(data), str(general), str(tmp_path / "out")])
+        adapt_text.main(task + [str(general), str(tmp_path / "out")])
     _write_jsonl(data / "train.jsonl", ["ok"])
     with pytest.raises(DataError, match="missing.txt"):
-        adapt_text.main([str(data), str(tmp_path / "missing.txt"), str(tmp_path / "out")])
+        adapt_text.main(task + [str(tmp_path / "missing.txt"), str(tmp_path / "out")])
