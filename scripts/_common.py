@@ -65,6 +65,8 @@ def pip_download(name: str, version: str, dl_dir: Path, sdist: bool = False) -> 
 
     RETURNS (Path): the downloaded archive.
     """
+    # pip runs inside dl_dir, so a relative `-d dl_dir` would nest the download.
+    dl_dir = dl_dir.resolve()
     dl_dir.mkdir(parents=True, exist_ok=True)
     stem = name.replace("-", "_")
     if sdist:

@@ -268,3 +268,26 @@ def test_fix_text_mojibake_and_controls():
 )
 def test_is_heading(p, heading):
     assert pt.is_heading(p) is heading
+
+
+def test_pip_download_into_a_relative_dir(tmp_path, monkeypatch):
+    """pip runs inside the download dir: a relative dir (the project's assets/dl) must
+    still receive the archive, not a nested copy of the path."""
+    common = _load("_common")
+    calls = []
+
+    def fake_run(cmd, cwd, what):
+        calls.append((cmd, cwd))
+        target = Path(cwd) / cmd[cmd.index("-d") + 1]
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "demo-1.0-py3-none-any.whl").write_bytes(b"")
+        return ""
+
+    monkeypatch.setattr(common, "_run", fake_run)
+    monkeypatch.chdir(tmp_path)
+    found = common.pip_download("demo", "1.0", Path("assets/dl"))
+    assert found == (tmp_path / "assets" / "dl" / "demo-1.0-py3-none-any.whl").resolve()
+    assert not (tmp_path / "assets" / "dl" / "assets").exists()
+    # A second call finds the archive without running pip again.
+    assert common.pip_download("demo", "1.0", Path("assets/dl")) == found
+    assert len(calls) == 1
