@@ -151,6 +151,7 @@ def main(argv=None) -> int:
             run["train_wall_seconds"] = train.get("wall_seconds")
             run["config"] = train.get("config")
             run["max_steps"] = train.get("overrides", {}).get("training.max_steps")
+            run["overrides"] = train.get("overrides", {})
             run["dev_scores"] = train.get("dev_scores", {})
         runs.append(run)
         main_metric = "f" if args.task == "ner" else "accuracy"

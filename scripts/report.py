@@ -71,7 +71,16 @@ def setup_lines(results: List[Dict[str, Any]]) -> List[str]:
     for res in results:
         run = res["runs"][0]
         if run.get("config"):
-            lines.append(f"- {res['name']}: `{run['config']}`, {run.get('max_steps')} steps")
+            line = f"- {res['name']}: `{run['config']}`, {run.get('max_steps')} steps"
+            overrides = run.get("overrides", {})
+            if overrides.get("paths.elmo_weights"):
+                line += f", biLM `{overrides['paths.elmo_weights']}`"
+            line += "".join(
+                f", `{key} = {value}`"
+                for key, value in overrides.items()
+                if key.startswith("components.")
+            )
+            lines.append(line)
         elif "feature" in run:
             lines.append(
                 f"- {res['name']}: mean ELMo vectors of `{res.get('weights')}`, linear SVM"
