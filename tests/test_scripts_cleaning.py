@@ -1,26 +1,14 @@
 """The pure text-cleaning functions of the data scripts in scripts/ (no downloads)."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+from .util import load_script
 
-
-def _load(name):
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(f"scripts_{name}", SCRIPTS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-pt = _load("pretrain_text")
-conll = _load("conll2003")
-polarity = _load("polarity")
+pt = load_script("pretrain_text")
+conll = load_script("conll2003")
+polarity = load_script("polarity")
 
 
 @pytest.mark.parametrize(
@@ -273,7 +261,7 @@ def test_is_heading(p, heading):
 def test_pip_download_into_a_relative_dir(tmp_path, monkeypatch):
     """pip runs inside the download dir: a relative dir (the project's assets/dl) must
     still receive the archive, not a nested copy of the path."""
-    common = _load("_common")
+    common = load_script("_common")
     calls = []
 
     def fake_run(cmd, cwd, what):

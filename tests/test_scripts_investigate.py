@@ -1,9 +1,6 @@
 """The investigation scripts: the untrained-biLM control and the lowercase adaptation text."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,22 +8,10 @@ import torch
 from spacy_elmo.nn.bilm import ElmoBiLM
 from spacy_elmo.weights import load_weights_files, save_weights_files
 
-from .util import tiny_options
+from .util import load_script, tiny_options
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def _load(name):
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(f"scripts_{name}", SCRIPTS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-random_bilm = _load("random_bilm")
-adapt_text = _load("adapt_text")
+random_bilm = load_script("random_bilm")
+adapt_text = load_script("adapt_text")
 
 
 def test_random_bilm_keeps_options_and_drops_weights(tmp_path):
