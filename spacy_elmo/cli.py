@@ -339,7 +339,13 @@ def perplexity(
     average, and a unigram model of the same vocabulary for scale when the model
     directory still holds its training corpus."""
     from .pretrain.batches import StreamBatcher
-    from .pretrain.corpus import TokenizedText, sentence_pipeline, text_files, tokenize_files
+    from .pretrain.corpus import (
+        TOKENS_FILE,
+        TokenizedText,
+        sentence_pipeline,
+        text_files,
+        tokenize_files,
+    )
     from .pretrain.model_files import load_language_model
     from .pretrain.trainer import CORPUS_DIR, evaluate
     from .pretrain.vocab import unigram_log_probs, unigram_perplexity
@@ -362,7 +368,7 @@ def perplexity(
     typer.echo(f"backward perplexity: {ppl['backward']:.2f}")
     typer.echo(f"average perplexity:  {ppl['average']:.2f}")
     train_corpus = model_dir / CORPUS_DIR / "train"
-    if (train_corpus / "tokens.npz").exists():
+    if (train_corpus / TOKENS_FILE).exists():
         train = TokenizedText.from_disk(train_corpus)
         unigram = unigram_perplexity(unigram_log_probs(vocab, train), vocab, tokens)
         typer.echo(f"unigram perplexity:  {unigram:.2f} (same vocabulary, training counts)")

@@ -21,6 +21,11 @@ from ..weights import atomic_path
 SENTENCE_COMPONENTS = ("sentencizer", "senter", "parser")
 
 
+# The files `TokenizedText.to_disk` writes into its directory.
+TYPES_FILE = "types.json"
+TOKENS_FILE = "tokens.npz"
+
+
 class TokenizedText:
     """Sentences as ids into a table of token strings (types).
 
@@ -52,16 +57,16 @@ class TokenizedText:
     def to_disk(self, path: Path) -> None:
         """Write `types.json` and `tokens.npz` into the directory `path`."""
         path.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path / "types.json") as tmp:
+        with atomic_path(path / TYPES_FILE) as tmp:
             tmp.write_text(json.dumps(self.types, ensure_ascii=False), encoding="utf8")
-        with atomic_path(path / "tokens.npz") as tmp:
+        with atomic_path(path / TOKENS_FILE) as tmp:
             with tmp.open("wb") as f:
                 np.savez(f, ids=self.ids, starts=self.starts)
 
     @classmethod
     def from_disk(cls, path: Path) -> "TokenizedText":
-        types = json.loads((path / "types.json").read_text(encoding="utf8"))
-        with np.load(path / "tokens.npz") as data:
+        types = json.loads((path / TYPES_FILE).read_text(encoding="utf8"))
+        with np.load(path / TOKENS_FILE) as data:
             return cls(types, data["ids"], data["starts"])
 
 

@@ -33,7 +33,14 @@ from ..resolve import OPTIONS_FILE, WEIGHTS_FILE, load_bilm
 from ..weights import atomic_path, remove_stale_temporaries
 from .batches import StreamBatcher, Window
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .corpus import TokenizedText, sentence_pipeline, text_files, tokenize_files
+from .corpus import (
+    TOKENS_FILE,
+    TYPES_FILE,
+    TokenizedText,
+    sentence_pipeline,
+    text_files,
+    tokenize_files,
+)
 from .model_files import SOFTMAX_FILE, VOCAB_FILE, export_model, load_softmax
 from .objective import BiLanguageModel, WindowResult
 from .vocab import Vocabulary, unigram_log_probs, unigram_perplexity
@@ -42,6 +49,8 @@ CHECKPOINT_FILE = "checkpoint.hdf5"
 LOG_FILE = "train_log.jsonl"
 CONFIG_FILE = "config.cfg"
 CORPUS_DIR = "corpus"
+# Beside each tokenised corpus: what it was tokenised from.
+SOURCE_FILE = "source.json"
 OUR_FILES = {CHECKPOINT_FILE, LOG_FILE, CONFIG_FILE, CORPUS_DIR, VOCAB_FILE, SOFTMAX_FILE}
 # Written by a run of ours, but also what a user's weights directory holds: they count
 # as ours only beside our config.cfg.
@@ -291,7 +300,7 @@ def _check_output_dir(output: Path, config: Config) -> None:
 
 def _remove_temporaries(output: Path) -> None:
     """Delete the half-written files a killed run of ours left (never anything else)."""
-    names = OUR_FILES | EXPORT_FILES | {"types.json", "tokens.npz", "source.json"}
+    names = OUR_FILES | EXPORT_FILES | {TYPES_FILE, TOKENS_FILE, SOURCE_FILE}
     for directory in [output, *output.glob(f"{CORPUS_DIR}/*")]:
         remove_stale_temporaries(directory, names)
 
@@ -333,11 +342,11 @@ def _corpora(
             "spacy_model": corpus["spacy_model"],
         }
         where = output / CORPUS_DIR / split
-        if rank == 0 and _read_json(where / "source.json") != stamp:
+        if rank == 0 and _read_json(where / SOURCE_FILE) != stamp:
             log(f"Tokenising {split} text ({len(files)} files) with {corpus['spacy_model']}")
             text = tokenize_files(files, sentence_pipeline(corpus["spacy_model"]))
             text.to_disk(where)
-            with atomic_path(where / "source.json") as tmp:
+            with atomic_path(where / SOURCE_FILE) as tmp:
                 tmp.write_text(json.dumps(stamp))
         _barrier(int(os.environ.get("WORLD_SIZE", "1")))
         texts[split] = TokenizedText.from_disk(where)
