@@ -23,8 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from spacy_elmo.nn import ElmoBiLM  # noqa: E402
-from spacy_elmo.options import PUBLISHED_OPTIONS, ElmoOptions  # noqa: E402
+from spacy_elmo.bilm import ElmoBiLM  # noqa: E402
+from spacy_elmo.bilm.options import PUBLISHED_OPTIONS, ElmoOptions  # noqa: E402
 
 # Tokens timed per run at batch size 1, where every step is a matrix-vector product.
 BATCH1_TOKENS = {"small": 6000, "medium": 2000, "original": 1000}

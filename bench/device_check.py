@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from spacy_elmo import ElmoBiLM, ElmoOptions, load_weights_files, save_weights_files  # noqa: E402
-from spacy_elmo.options import PUBLISHED_OPTIONS  # noqa: E402
+from spacy_elmo.bilm.options import PUBLISHED_OPTIONS  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "elmo-fixtures"
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from text import load_sentences  # noqa: E402
 
 from spacy_elmo import ElmoBiLM, ElmoEmbedder, ElmoOptions, save_weights_files  # noqa: E402
-from spacy_elmo.options import PUBLISHED_OPTIONS  # noqa: E402
+from spacy_elmo.bilm.options import PUBLISHED_OPTIONS  # noqa: E402
 
 
 def rss_mib() -> float:

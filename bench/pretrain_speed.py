@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bilm_speed import flops_per_token, matmul_gflops  # noqa: E402
 from bench.text import docstring_paragraphs  # noqa: E402
-from spacy_elmo.options import make_options  # noqa: E402
+from spacy_elmo.bilm.options import make_options  # noqa: E402
 from spacy_elmo.pretrain.config import load_config  # noqa: E402
 from spacy_elmo.pretrain.corpus import sentence_pipeline, tokenize_files  # noqa: E402
 from spacy_elmo.pretrain.trainer import (  # noqa: E402

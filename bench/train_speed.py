@@ -42,7 +42,7 @@ def run_one(args: argparse.Namespace) -> None:
     from spacy.training.loop import train as train_loop
     from spacy.util import load_config, registry
 
-    from spacy_elmo.layers import get_segment_cache
+    from spacy_elmo.pipeline.layers import get_segment_cache
 
     torch.set_num_threads(args.threads)
     registry.callbacks.register("spacy-elmo-bench.record_step.v1", func=lambda: record_step)
@@ -111,7 +111,7 @@ def main() -> None:
     import torch
 
     from spacy_elmo import ElmoBiLM, ElmoOptions, save_weights_files
-    from spacy_elmo.options import PUBLISHED_OPTIONS
+    from spacy_elmo.bilm.options import PUBLISHED_OPTIONS
 
     options = ElmoOptions.from_dict(PUBLISHED_OPTIONS[args.size])
     torch.manual_seed(0)

@@ -30,8 +30,8 @@ def main(argv=None) -> int:
         raise DataError(f"{options_path} not found: SOURCE must hold the biLM's options.json")
     import torch
 
-    from spacy_elmo.nn.bilm import ElmoBiLM
-    from spacy_elmo.weights import read_options, save_weights_files
+    from spacy_elmo.bilm.model import ElmoBiLM
+    from spacy_elmo.io.weights import read_options, save_weights_files
 
     torch.manual_seed(args.seed)
     model = ElmoBiLM(read_options(options_path), token_cache_size=0)

@@ -7,13 +7,13 @@ first use: `ElmoComponent`, `ElmoDocData` and `set_vector_hooks` from here, and 
 
 from typing import Any
 
-from .chars import batch_to_ids
-from .embedder import ElmoEmbedder
+from .bilm import BiLMOutput, ElmoBiLM, ScalarMix
+from .bilm.chars import batch_to_ids
+from .bilm.options import PUBLISHED_OPTIONS, ElmoOptions, make_options
 from .errors import ElmoFormatError
-from .nn import BiLMOutput, ElmoBiLM, ScalarMix
-from .options import PUBLISHED_OPTIONS, ElmoOptions, make_options
-from .resolve import load_bilm, resolve_weights
-from .weights import load_weights_files, save_weights_files
+from .io.embedder import ElmoEmbedder
+from .io.references import load_bilm, resolve_weights
+from .io.weights import load_weights_files, save_weights_files
 
 __version__ = "0.1.0.dev0"
 

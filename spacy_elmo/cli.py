@@ -9,11 +9,12 @@ import numpy as np
 import torch
 import typer
 
-from .embedder import ElmoEmbedder
+from .bilm.model import ElmoBiLM
+from .bilm.options import ElmoOptions, make_options
 from .errors import DownloadError
-from .nn.bilm import ElmoBiLM
-from .options import ElmoOptions, make_options
-from .weights import save_weights_files
+from .io.embedder import ElmoEmbedder
+from .io.text import is_bilm_token
+from .io.weights import save_weights_files
 
 app = typer.Typer(help="ELMo for spaCy: exact, fast biLM tools.", no_args_is_help=True)
 
@@ -128,7 +129,8 @@ def embed(
     """
     from tqdm import tqdm
 
-    from .embed_file import embed_to_hdf5, make_reducer, read_lines
+    from .io.embed_file import embed_to_hdf5, make_reducer
+    from .io.text import read_lines
 
     if output.exists() and not force:
         raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
@@ -161,7 +163,7 @@ def _tokenizer(use_spacy: Optional[str]) -> Callable[[str], List[str]]:
         nlp = spacy.blank(use_spacy.split(":", 1)[1])
     else:
         nlp = spacy.load(use_spacy)
-    return lambda text: [t.text for t in nlp.make_doc(text) if not t.is_space]
+    return lambda text: [t.text for t in nlp.make_doc(text) if is_bilm_token(t)]
 
 
 @app.command()
@@ -171,7 +173,7 @@ def merge(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output"),
 ) -> None:
     """Join the shards of an `embed --shard K/N` run into one file."""
-    from .embed_file import merge_shards
+    from .io.embed_file import merge_shards
 
     if output.exists() and not force:
         raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
@@ -186,7 +188,7 @@ def info(weights: str = typer.Argument(..., help="Any weights reference")) -> No
     import hashlib
     import json
 
-    from .resolve import load_bilm, resolve_weights
+    from .io.references import load_bilm, resolve_weights
 
     with _user_errors():
         options_path, weights_path = resolve_weights(weights)
@@ -226,7 +228,7 @@ def convert(
     options.json + weights.hdf5; --to pipeline writes a blank spaCy pipeline with an
     `elmo` component holding the weights.
     """
-    from .resolve import load_bilm
+    from .io.references import load_bilm
 
     with _user_errors():
         bilm = load_bilm(source)
@@ -238,7 +240,7 @@ def convert(
 
         if output.exists() and any(output.iterdir()) and not force:
             raise typer.BadParameter(f"{output} is not empty; pass --force to overwrite it")
-        from .pipeline import ElmoComponent
+        from .pipeline.component import ElmoComponent
 
         nlp = spacy.blank(lang)
         component = nlp.add_pipe("elmo")
@@ -260,7 +262,7 @@ def download(
     """Download a published model into the cache, where every weights setting can
     then name it. Resumes partial downloads; checks every dataset's shape before the
     files are moved into place."""
-    from .download import download_model
+    from .io.download import download_model
 
     with _user_errors():
         directory = download_model(name, cache=cache, base_url=base_url, force=force)

@@ -6,7 +6,7 @@ import json
 import h5py
 import numpy as np
 
-from spacy_elmo.chars import token_to_ids
+from spacy_elmo.bilm.chars import token_to_ids
 
 
 def sigmoid(x):

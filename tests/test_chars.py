@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from spacy_elmo.chars import (
+from spacy_elmo.bilm.chars import (
     BOS_CHAR,
     BOW_CHAR,
     EOS_CHAR,

@@ -14,8 +14,8 @@ from spacy.ty import ListenedToComponent
 from thinc.api import Config
 
 from spacy_elmo import load_bilm, save_weights_files
-from spacy_elmo.layers import get_bilm, get_segment_cache, set_bilm
-from spacy_elmo.listener import ElmoListener
+from spacy_elmo.pipeline.layers import get_bilm, get_segment_cache, set_bilm
+from spacy_elmo.pipeline.listener import ElmoListener
 
 from .util import ner_docs, write_corpus
 
@@ -158,7 +158,7 @@ def mix_layers_of(nlp, component):
 @pytest.mark.parametrize("layer_norm", [False, True])
 def test_mix_matches_numpy_forward_and_torch_gradients(layer_norm):
     from spacy_elmo import ScalarMix
-    from spacy_elmo.mix import ElmoScalarMix
+    from spacy_elmo.pipeline.mix import ElmoScalarMix
 
     rng = np.random.default_rng(0)
     lengths = [3, 0, 5]
@@ -198,7 +198,7 @@ def test_mix_matches_numpy_forward_and_torch_gradients(layer_norm):
 def test_mix_dropout_own_rate_and_fixed_weights():
     from thinc.api import set_dropout_rate
 
-    from spacy_elmo.mix import ElmoScalarMix
+    from spacy_elmo.pipeline.mix import ElmoScalarMix
 
     X = [np.ones((2, 50, 8), dtype="float32")]
     mix = ElmoScalarMix(dropout=0.5, initial_weights=[1.0, 0.0], trainable=False)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from spacy_elmo.nn.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax, usable_cutoffs
+from spacy_elmo.bilm.softmax import AdaptiveSoftmax, FullSoftmax, SampledSoftmax, usable_cutoffs
 from spacy_elmo.pretrain.batches import StreamBatcher
 from spacy_elmo.pretrain.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from spacy_elmo.pretrain.config import default_config, load_config

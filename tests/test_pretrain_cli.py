@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from spacy_elmo.nn.bilm import ElmoBiLM
+from spacy_elmo.bilm.model import ElmoBiLM
+from spacy_elmo.io.weights import save_weights_files
 from spacy_elmo.pretrain.checkpoint import load_checkpoint
-from spacy_elmo.weights import save_weights_files
 
 from .pretrain_util import FAST_SETTINGS, write_corpus
 from .util import tiny_options

@@ -110,7 +110,7 @@ def test_smoke_steps_mirror_the_real_steps(project):
 
 def test_published_weights_asset_is_the_small_model(project):
     """The optional asset fetches the files `spacy_elmo download small` would."""
-    from spacy_elmo.hub import urls
+    from spacy_elmo.io.hub import urls
 
     config, _ = project
     assets = {a["dest"]: a["url"] for a in config["assets"] if a.get("extra")}

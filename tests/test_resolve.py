@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from spacy_elmo import ElmoFormatError, load_bilm, resolve_weights, save_weights_files
-from spacy_elmo.hub import canonical_name, urls
+from spacy_elmo.io.hub import canonical_name, urls
 
 CONFIG = """
 [nlp]

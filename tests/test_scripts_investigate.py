@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from spacy_elmo.nn.bilm import ElmoBiLM
-from spacy_elmo.weights import load_weights_files, save_weights_files
+from spacy_elmo.bilm.model import ElmoBiLM
+from spacy_elmo.io.weights import load_weights_files, save_weights_files
 
 from .util import load_script, tiny_options
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spacy_elmo import ElmoBiLM, ElmoFormatError, load_weights_files, save_weights_files
-from spacy_elmo.weights import bilm_from_bytes, bilm_to_bytes
+from spacy_elmo.io.weights import bilm_from_bytes, bilm_to_bytes
 
 from .util import tiny_options
 

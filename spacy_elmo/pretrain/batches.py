@@ -12,7 +12,7 @@ from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from ..chars import BOS_TOKEN, EOS_TOKEN, strings_to_ids
+from ..bilm.chars import BOS_TOKEN, EOS_TOKEN, strings_to_ids
 from .corpus import TokenizedText
 from .vocab import Vocabulary
 

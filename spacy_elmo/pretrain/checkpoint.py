@@ -15,8 +15,8 @@ import h5py
 import numpy as np
 import torch
 
-from ..nn.lstm import LstmState
-from ..weights import atomic_path
+from ..bilm.lstm import LstmState
+from ..io.atomic import atomic_path
 
 
 class Checkpoint(NamedTuple):

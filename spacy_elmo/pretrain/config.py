@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional
 
 from thinc.api import Config
 
-from ..options import PUBLISHED_OPTIONS
+from ..bilm.options import PUBLISHED_OPTIONS
 
 # The model sections of the presets: make_options' arguments.
 CPU_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256]]

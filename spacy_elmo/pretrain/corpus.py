@@ -1,10 +1,10 @@
 """Raw text -> tokenised sentences, in the units the `elmo` component later reads.
 
 Text files hold one sentence or paragraph per line. A spaCy pipeline splits them
-into sentences and tokens (whitespace tokens are left out, as `layers.segment_docs`
-does), so pretraining sees exactly the tokens the component will see. The result is
-kept as a type table plus an int32 array of type ids, so millions of tokens fit in a
-few tens of MB and load in a moment.
+into sentences and tokens, and whitespace tokens are left out by the component's own
+rule (`is_bilm_token`), so pretraining sees exactly the tokens the component will
+see. The result is kept as a type table plus an int32 array of type ids, so millions
+of tokens fit in a few tens of MB and load in a moment.
 """
 
 import json
@@ -15,8 +15,8 @@ from typing import Dict, Iterable, Iterator, List, Sequence
 import numpy as np
 from spacy.language import Language
 
-from ..embed_file import read_lines
-from ..weights import atomic_path
+from ..io.atomic import atomic_path
+from ..io.text import is_bilm_token, read_lines
 
 SENTENCE_COMPONENTS = ("sentencizer", "senter", "parser")
 
@@ -111,7 +111,7 @@ def tokenize_files(
     for doc in nlp.pipe(_texts(paths), batch_size=batch_size):
         done_bytes += len(doc.text.encode("utf8")) + 1
         for sent in doc.sents:
-            tokens = [t.text for t in sent if not t.is_space]
+            tokens = [t.text for t in sent if is_bilm_token(t)]
             if not tokens:
                 continue
             ids.extend(index.setdefault(t, len(index)) for t in tokens)

@@ -9,9 +9,10 @@ from typing import Dict, Optional, Tuple
 import h5py
 import torch
 
-from ..nn.softmax import LMSoftmax, make_softmax
-from ..resolve import OPTIONS_FILE, WEIGHTS_FILE, load_bilm
-from ..weights import atomic_path, save_weights_files
+from ..bilm.softmax import LMSoftmax, make_softmax
+from ..io.atomic import atomic_path
+from ..io.references import load_bilm
+from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE, save_weights_files
 from .objective import BiLanguageModel
 from .vocab import Vocabulary
 

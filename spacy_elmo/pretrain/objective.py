@@ -7,9 +7,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..nn.bilm import ElmoBiLM
-from ..nn.lstm import LstmState
-from ..nn.softmax import LMSoftmax
+from ..bilm.lstm import LstmState
+from ..bilm.model import ElmoBiLM
+from ..bilm.softmax import LMSoftmax
 from .batches import Window
 
 

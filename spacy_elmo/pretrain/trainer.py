@@ -25,12 +25,13 @@ import torch.distributed as dist
 from thinc.api import Config
 from torch import nn
 
-from ..nn.bilm import ElmoBiLM
-from ..nn.lstm import LstmState
-from ..nn.softmax import FullSoftmax, LMSoftmax, make_softmax
-from ..options import ElmoOptions, make_options
-from ..resolve import OPTIONS_FILE, WEIGHTS_FILE, load_bilm
-from ..weights import atomic_path, remove_stale_temporaries
+from ..bilm.lstm import LstmState
+from ..bilm.model import ElmoBiLM
+from ..bilm.options import ElmoOptions, make_options
+from ..bilm.softmax import FullSoftmax, LMSoftmax, make_softmax
+from ..io.atomic import atomic_path, remove_stale_temporaries
+from ..io.references import load_bilm
+from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE
 from .batches import StreamBatcher, Window
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .corpus import (

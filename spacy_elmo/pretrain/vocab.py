@@ -8,8 +8,8 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from ..chars import BOS_TOKEN, EOS_TOKEN
-from ..weights import atomic_path
+from ..bilm.chars import BOS_TOKEN, EOS_TOKEN
+from ..io.atomic import atomic_path
 from .corpus import TokenizedText
 
 UNK_TOKEN = "<UNK>"

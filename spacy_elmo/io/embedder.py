@@ -5,8 +5,8 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .nn.bilm import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
-from .resolve import WeightsRef, load_bilm
+from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
+from .references import WeightsRef, load_bilm
 
 Tokens = Sequence[str]
 

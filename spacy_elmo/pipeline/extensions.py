@@ -5,6 +5,7 @@ from typing import Optional, Union
 import numpy as np
 from spacy.tokens import Doc, Span, Token
 
+from ..io.text import is_bilm_token
 from .doc_data import ElmoDocData
 
 EXTENSION = "elmo"
@@ -42,7 +43,7 @@ def span_vector(span: Span) -> Optional[np.ndarray]:
     data = doc_data(span.doc)
     if data is None:
         return None
-    index = [t.i for t in span if not t.is_space]
+    index = [t.i for t in span if is_bilm_token(t)]
     if not index:
         return np.zeros(data.dim, dtype=np.float32)
     return data.vectors[index].mean(axis=0)

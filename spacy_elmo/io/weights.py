@@ -3,20 +3,22 @@
 import io
 import json
 import os
-import re
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Collection, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Tuple, Union
 
 import h5py
 import numpy as np
 import torch
 
-from .errors import ElmoFormatError
-from .nn.bilm import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
-from .options import ElmoOptions
+from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
+from ..bilm.options import ElmoOptions
+from ..errors import ElmoFormatError
+from .atomic import atomic_path
 
 PathLike = Union[str, "os.PathLike[str]"]
+# The files of a biLM in the original format, as save_weights_files writes them.
+OPTIONS_FILE = "options.json"
+WEIGHTS_FILE = "weights.hdf5"
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # TensorFlow's gate blocks are i, g (j), f, o; ours are i, f, o, g.
 TF_TO_OURS = [0, 2, 3, 1]
@@ -165,7 +167,7 @@ def save_weights_files(
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    options_path, weights_path = directory / "options.json", directory / "weights.hdf5"
+    options_path, weights_path = directory / OPTIONS_FILE, directory / WEIGHTS_FILE
     for path in (options_path, weights_path):
         if path.exists() and not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
@@ -175,40 +177,6 @@ def save_weights_files(
     with atomic_path(options_path) as tmp:
         tmp.write_text(json.dumps(model.options.raw, indent=2) + "\n", encoding="utf8")
     return options_path, weights_path
-
-
-class atomic_path:
-    """Context manager giving a temporary path beside `path` (a hidden `.NAME.*.tmp`)
-    that replaces `path` when the block succeeds and is deleted when it fails, so
-    `path` is never half-written."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        self.tmp = Path(name)
-
-    def __enter__(self) -> Path:
-        return self.tmp
-
-    def __exit__(self, exc_type: Any, *args: Any) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-# The name atomic_path gives its temporary: ".NAME.XXXXXXXX.tmp".
-TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
-
-
-def remove_stale_temporaries(directory: Path, names: Collection[str]) -> None:
-    """Delete the temporaries `atomic_path` left in `directory` for the given file
-    names when its process was killed mid-write (no other file is touched)."""
-    for path in directory.glob(".*.tmp"):
-        match = TEMPORARY_NAME.match(path.name)
-        if match and match.group("name") in names and path.is_file():
-            path.unlink()
 
 
 def _open_hdf5(path: Path) -> h5py.File:

@@ -4,14 +4,12 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Tuple, Union
 
+from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
+from ..errors import ElmoFormatError
 from . import hub
-from .errors import ElmoFormatError
-from .nn.bilm import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
-from .weights import load_weights_files
+from .weights import OPTIONS_FILE, WEIGHTS_FILE, load_weights_files
 
 WeightsRef = Union[str, "os.PathLike[str]", Tuple[Any, Any], List[Any], Dict[str, Any], ElmoBiLM]
-OPTIONS_FILE = "options.json"
-WEIGHTS_FILE = "weights.hdf5"
 ELMO_FACTORY = "elmo"
 
 ACCEPTED = (

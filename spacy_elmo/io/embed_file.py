@@ -9,9 +9,9 @@ from typing import Callable, Deque, Iterable, Iterator, List, Optional, Sequence
 import h5py
 import numpy as np
 
+from ..bilm.scalar_mix import mix_layers
+from .atomic import atomic_path
 from .embedder import ElmoEmbedder
-from .nn.scalar_mix import mix_layers
-from .weights import atomic_path
 
 Reducer = Callable[[np.ndarray], np.ndarray]
 LAYOUTS = ("per-line", "concat")
@@ -34,28 +34,6 @@ def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Re
             raise ValueError("--mix needs weights, e.g. --mix 0.2,0.3,0.5")
         return lambda x: mix_layers(x, mix_weights)
     raise ValueError(f"Unknown mode {mode!r}: expected all, top, average or mix")
-
-
-def read_lines(
-    path: Path,
-    *,
-    replace_errors: bool = False,
-    hint: str = "pass --replace-errors to replace undecodable bytes",
-) -> Iterator[Tuple[int, str]]:
-    """(line index, text) for each line, decoded as UTF-8, newline stripped.
-
-    replace_errors (bool): Replace undecodable bytes instead of raising.
-    hint (str): What the error message tells the user to do about a bad line.
-    """
-    with path.open("rb") as f:
-        for i, raw in enumerate(f):
-            try:
-                text = raw.decode("utf8", errors="replace" if replace_errors else "strict")
-            except UnicodeDecodeError as e:
-                raise ValueError(
-                    f"{path}, line {i + 1}: not valid UTF-8 ({e.reason} at byte {e.start}); " + hint
-                ) from None
-            yield i, text.rstrip("\r\n")
 
 
 def embed_to_hdf5(

@@ -12,9 +12,10 @@ from thinc.api import Model, PyTorchShim, get_torch_default_device, torch2xp, xp
 from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 from thinc.types import Floats3d
 
-from .errors import ElmoFormatError
-from .nn.bilm import ElmoBiLM
-from .weights import bilm_from_bytes, bilm_to_bytes
+from ..bilm.model import ElmoBiLM
+from ..errors import ElmoFormatError
+from ..io.text import is_bilm_token
+from ..io.weights import bilm_from_bytes, bilm_to_bytes
 
 Segment = Tuple[int, np.ndarray, List[str]]  # doc index, token indices, token strings
 NO_WEIGHTS = (
@@ -176,7 +177,7 @@ def segment_docs(docs: Sequence[Doc], window: int) -> List[Segment]:
     for i, doc in enumerate(docs):
         spans = doc.sents if doc.has_annotation("SENT_START") else [doc[:]]
         for span in spans:
-            index = np.array([t.i for t in span if not t.is_space], dtype=np.int64)
+            index = np.array([t.i for t in span if is_bilm_token(t)], dtype=np.int64)
             for start in range(0, len(index), window):
                 part = index[start : start + window]
                 segments.append((i, part, [doc[int(j)].text for j in part]))

@@ -4,7 +4,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from .errors import ElmoFormatError
+from ..errors import ElmoFormatError
 
 ACTIVATIONS = ("relu", "tanh")
 PUBLISHED_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]]

@@ -7,10 +7,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..chars import BOS_TOKEN, EOS_TOKEN, bos_eos_ids, strings_to_ids, unique_tokens
-from ..options import ElmoOptions
 from .char_encoder import CharacterEncoder
+from .chars import BOS_TOKEN, EOS_TOKEN, bos_eos_ids, strings_to_ids, unique_tokens
 from .lstm import LstmState, ProjectedBiLstm
+from .options import ElmoOptions
 from .packing import Packing
 from .token_cache import TokenCache, VocabularyTable
 

@@ -8,10 +8,10 @@ from spacy.tokens import Doc
 from thinc.api import Linear, Model, with_array
 from thinc.types import Floats2d, Floats3d
 
+from ..io.references import load_bilm
 from .extensions import LAYERS_EXTENSION
 from .layers import get_bilm, has_bilm, set_bilm
 from .mix import ElmoScalarMix
-from .resolve import load_bilm
 
 LISTENER_ARCH = "spacy-elmo.ElmoListener.v1"
 EMBEDDED_ARCH = "spacy-elmo.ElmoTok2Vec.v1"

@@ -15,10 +15,9 @@ from typing import Dict, Iterator, Optional, Tuple
 import requests
 import urllib3
 
+from ..errors import DownloadError, ElmoFormatError
 from . import hub
-from .errors import DownloadError, ElmoFormatError
-from .resolve import OPTIONS_FILE, WEIGHTS_FILE
-from .weights import load_weights_files
+from .weights import OPTIONS_FILE, WEIGHTS_FILE, load_weights_files
 
 BASE_URL_ENV = "SPACY_ELMO_BASE_URL"
 PART_SUFFIX = ".part"

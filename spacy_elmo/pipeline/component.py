@@ -14,14 +14,14 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
 from thinc.util import to_numpy
 
+from ..bilm.scalar_mix import mix_layers
+from ..errors import ElmoFormatError
+from ..io.references import WeightsRef, load_bilm
+from ..io.weights import load_weights_files, save_weights_files
 from .doc_data import ElmoDocData
-from .errors import ElmoFormatError
 from .extensions import LAYERS_EXTENSION, install_extensions, set_vector_hooks
 from .layers import NO_WEIGHTS, get_bilm, has_bilm, set_bilm
 from .listener import ElmoListener, replace_listener, replace_listener_cfg
-from .nn.scalar_mix import mix_layers
-from .resolve import WeightsRef, load_bilm
-from .weights import load_weights_files, save_weights_files
 
 DEFAULT_CONFIG = """
 [model]

@@ -1,0 +1,41 @@
+"""Atomic file writes: a file is replaced whole or not at all."""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Collection
+
+
+class atomic_path:
+    """Context manager giving a temporary path beside `path` (a hidden `.NAME.*.tmp`)
+    that replaces `path` when the block succeeds and is deleted when it fails, so
+    `path` is never half-written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(name)
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, exc_type: Any, *args: Any) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+# The name atomic_path gives its temporary: ".NAME.XXXXXXXX.tmp".
+TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
+
+
+def remove_stale_temporaries(directory: Path, names: Collection[str]) -> None:
+    """Delete the temporaries `atomic_path` left in `directory` for the given file
+    names when its process was killed mid-write (no other file is touched)."""
+    for path in directory.glob(".*.tmp"):
+        match = TEMPORARY_NAME.match(path.name)
+        if match and match.group("name") in names and path.is_file():
+            path.unlink()

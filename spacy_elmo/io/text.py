@@ -1,0 +1,37 @@
+"""Text as the biLM reads it: the lines of a text file, and which tokens it reads."""
+
+from pathlib import Path
+from typing import Iterator, Protocol, Tuple
+
+
+class _Token(Protocol):
+    is_space: bool
+
+
+def is_bilm_token(token: _Token) -> bool:
+    """Whether the biLM reads a spaCy token: every token but whitespace tokens, which
+    get zero vectors. The component, pretraining and the CLI all cut text this way.
+    """
+    return not token.is_space
+
+
+def read_lines(
+    path: Path,
+    *,
+    replace_errors: bool = False,
+    hint: str = "pass --replace-errors to replace undecodable bytes",
+) -> Iterator[Tuple[int, str]]:
+    """(line index, text) for each line, decoded as UTF-8, newline stripped.
+
+    replace_errors (bool): Replace undecodable bytes instead of raising.
+    hint (str): What the error message tells the user to do about a bad line.
+    """
+    with path.open("rb") as f:
+        for i, raw in enumerate(f):
+            try:
+                text = raw.decode("utf8", errors="replace" if replace_errors else "strict")
+            except UnicodeDecodeError as e:
+                raise ValueError(
+                    f"{path}, line {i + 1}: not valid UTF-8 ({e.reason} at byte {e.start}); " + hint
+                ) from None
+            yield i, text.rstrip("\r\n")
