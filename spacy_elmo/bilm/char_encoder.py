@@ -10,7 +10,7 @@ ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh}
 
 
 class CharacterEncoder(nn.Module):
-    """Map the character ids of tokens to token vectors (ELMO_SPEC.md section 2).
+    """Map the character ids of tokens to token vectors (docs/how-it-works.md, section 2).
 
     Parameters keep the values of the original weight file exactly; only their
     layout differs (convolutions are PyTorch's (out, in, width), and each highway

@@ -1,4 +1,4 @@
-"""Token strings to ELMo character ids (ELMO_SPEC.md section 1)."""
+"""Token strings to ELMo character ids (docs/how-it-works.md, section 1)."""
 
 from typing import Dict, List, Sequence, Tuple
 

@@ -1,4 +1,4 @@
-"""Stacked forward and backward LSTMs with projection and clipping (ELMO_SPEC.md s. 3)."""
+"""Stacked forward and backward LSTMs with projection and clipping (docs/how-it-works.md, s. 3)."""
 
 import math
 from typing import Iterator, List, Optional, Sequence, Tuple

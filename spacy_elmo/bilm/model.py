@@ -35,7 +35,7 @@ class BiLMOutput(NamedTuple):
 
 
 class ElmoBiLM(nn.Module):
-    """The ELMo biLM (ELMO_SPEC.md sections 1-3).
+    """The ELMo biLM (docs/how-it-works.md, sections 1-3).
 
     Stateless by default: each sentence starts from a zero state, so its vectors do
     not depend on the rest of the batch. With `stateful=True` each batch row starts

@@ -1,4 +1,4 @@
-"""The per-task weighted mix of biLM layers (ELMO_SPEC.md section 4)."""
+"""The per-task weighted mix of biLM layers (docs/how-it-works.md, section 4)."""
 
 from typing import Optional, Sequence
 

@@ -1,4 +1,4 @@
-"""Output layers of the biLM's language-model objective (ELMO_SPEC.md s. 6).
+"""Output layers of the biLM's language-model objective (docs/how-it-works.md, s. 6).
 
 Each takes the top LSTM layer's states and the target word ids of one direction.
 `loss` is the training objective (it may be an estimate); `log_likelihood` is exact
