@@ -1,4 +1,7 @@
-"""Stacked forward and backward LSTMs with projection and clipping (docs/how-it-works.md, s. 3)."""
+"""Stacked forward and backward LSTMs with projection and clipping.
+
+See docs/how-it-works.md, section 3.
+"""
 
 import math
 from typing import Iterator, List, Optional, Sequence, Tuple

@@ -1,4 +1,7 @@
-"""thinc layer: the trainable per-task scalar mix of ELMo layers (docs/how-it-works.md, section 4)."""
+"""thinc layer: the trainable per-task scalar mix of ELMo layers.
+
+See docs/how-it-works.md, section 4.
+"""
 
 from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
