@@ -37,9 +37,9 @@ __all__ = [
 ]
 
 _SPACY_PARTS = {
-    "ElmoComponent": "pipeline",
-    "ElmoDocData": "doc_data",
-    "set_vector_hooks": "extensions",
+    "ElmoComponent": "pipeline.component",
+    "ElmoDocData": "pipeline.doc_data",
+    "set_vector_hooks": "pipeline.extensions",
 }
 
 
