@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import pytest
@@ -8,16 +7,26 @@ from spacy_elmo import ElmoBiLM
 
 from .util import tiny_options
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "elmo-fixtures"
+FIXTURE_FILES = (
+    "options.json",
+    "lm_weights.hdf5",
+    "sentences.json",
+    "lm_embeddings_0.hdf5",
+    "lm_embeddings_1.hdf5",
+    "lm_embeddings_2.hdf5",
+    "vocab_test.txt",
+    "elmo_token_embeddings.hdf5",
+)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "elmo"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    """The shared reference fixtures; skipped where absent, except in CI."""
-    if not (FIXTURES / "lm_weights.hdf5").is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI=true but the ELMo fixtures are missing at {FIXTURES}")
-        pytest.skip(f"ELMo fixtures not found at {FIXTURES}")
+    """The reference model and vectors in tests/fixtures/elmo (see its README); a missing
+    file fails the test, never skips it."""
+    missing = [name for name in FIXTURE_FILES if not (FIXTURES / name).is_file()]
+    if missing:
+        pytest.fail(f"ELMo fixtures missing from {FIXTURES}: {missing}")
     return FIXTURES
 
 

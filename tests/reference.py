@@ -1,5 +1,7 @@
-"""A deliberately plain ELMo biLM, written from ELMO_SPEC.md over the hdf5 file's own
-layout, one sentence and one step at a time: what the fast model is checked against."""
+"""A deliberately plain ELMo biLM, written from docs/how-it-works.md (sections 1-3 and 5)
+over the hdf5 file's own layout, one sentence and one step at a time: what the fast model is
+checked against. tests/test_parity.py checks it against the original implementation's vectors
+in tests/fixtures/elmo."""
 
 import json
 

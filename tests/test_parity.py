@@ -1,4 +1,5 @@
-"""Parity with the vectors the original implementation computed for the fixture model."""
+"""Parity with the vectors the original implementation computed for the fixture model
+(tests/fixtures/elmo, see its README)."""
 
 import json
 
@@ -8,6 +9,8 @@ import pytest
 import torch
 
 from spacy_elmo import batch_to_ids, load_weights_files
+
+from .reference import ReferenceBiLM
 
 
 def load_model(fixtures_dir, **kwargs):
@@ -51,6 +54,17 @@ def test_top_layer_matches_original_stateful(fixtures_dir, path, inference):
                 assert np.allclose(ours, expected[k][i], atol=1e-6), (k, i)
                 n_checked += 1
     assert n_checked == 30
+
+
+def test_plain_reference_matches_original(fixtures_dir):
+    """tests/reference.py, which test_bilm.py checks the model against, on the same 30."""
+    reference = ReferenceBiLM(fixtures_dir / "options.json", fixtures_dir / "lm_weights.hdf5")
+    expected = expected_top_layers(fixtures_dir)
+    states = [None, None, None]
+    for i, batch in enumerate(batches(fixtures_dir)):
+        for k, tokens in enumerate(batch):
+            layers, states[k] = reference.embed(tokens, states[k])
+            assert np.allclose(layers[-1], expected[k][i], atol=1e-6), (k, i)
 
 
 def test_stateless_mode_differs_from_stateful_after_first_batch(fixtures_dir):
