@@ -1,6 +1,6 @@
 """Words/s of `spacy train` for NER with ELMo, with and without the segment cache.
 
-    python bench/train_speed.py [--train /work/data/conll/train.spacy] [--limit 0]
+    python bench/train_speed.py [--train corpus/conll/train.spacy] [--limit 0]
         [--epochs 3] [--size small] [--baseline]
 
 Trains configs/ner.cfg (sentencizer + elmo + NER listening to it, frozen biLM) for
@@ -89,8 +89,8 @@ def run_one(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", default="/work/data/conll/train.spacy")
-    parser.add_argument("--dev", default="/work/data/conll/dev.spacy")
+    parser.add_argument("--train", default="corpus/conll/train.spacy")
+    parser.add_argument("--dev", default="corpus/conll/dev.spacy")
     parser.add_argument("--limit", type=int, default=0, help="first N training sentences")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--size", default="small")

@@ -11,7 +11,7 @@ line after each are dropped, so no Doc is a document marker. Documents are not
 rebuilt: the NER component sees single sentences, as in the ELMo paper's tagger.
 `valid` is written as `dev`.
 
-Outputs (in --out-dir, default /work/data/conll):
+Outputs (in --out-dir, default corpus/conll):
   train.spacy, dev.spacy, test.spacy   DocBins with doc.ents
   train.text.txt                       the training sentences, labels dropped,
                                        tokens joined by spaces, one per line
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
     )
-    parser.add_argument("--out-dir", type=Path, default=Path("/work/data/conll"))
+    parser.add_argument("--out-dir", type=Path, default=Path("corpus/conll"))
     parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
     args = parser.parse_args(argv)
     out: Path = args.out_dir

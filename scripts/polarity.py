@@ -12,7 +12,7 @@ There is no official split: a fixed, seeded, stratified 80/10/10 split is made
 (sentences whose text repeats are kept once; a text seen with both labels is
 dropped). `doc.cats = {"POS": 1.0, "NEG": 0.0}` or the reverse (exclusive classes).
 
-Outputs (in --out-dir, default /work/data/polarity):
+Outputs (in --out-dir, default corpus/polarity):
   train.spacy, dev.spacy, test.spacy   DocBins with doc.cats
   train.jsonl, dev.jsonl, test.jsonl   {"text", "label", "cats"} per line, for reading
   stats.json                           counts per split and label
@@ -149,7 +149,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
     )
-    parser.add_argument("--out-dir", type=Path, default=Path("/work/data/polarity"))
+    parser.add_argument("--out-dir", type=Path, default=Path("corpus/polarity"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
     args = parser.parse_args(argv)

