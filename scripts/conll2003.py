@@ -30,6 +30,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
+from spacy_elmo.io.atomic import atomic_path
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DataError, atomic_write_lines, log, pip_download, run_script  # noqa: E402
@@ -120,9 +122,8 @@ def to_docbin(sentences: List[Sentence], path: Path) -> int:
         n_ents += len(doc.ents)
         db.add(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    db.to_disk(tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        db.to_disk(tmp)
     return n_ents
 
 
@@ -170,7 +171,8 @@ def main(argv=None) -> int:
             log(f"  train.text.txt: {n:,} lines")
     if not ok:
         raise DataError(f"CoNLL-2003 counts from {wheel.name} differ from the published ones")
-    srsly.write_json(out / "stats.json", stats)
+    with atomic_path(out / "stats.json") as tmp:  # written last: the outputs are complete
+        srsly.write_json(tmp, stats)
     log(f"conll2003: done, outputs in {out}")
     return 0
 

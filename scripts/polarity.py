@@ -28,6 +28,8 @@ import tarfile
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from spacy_elmo.io.atomic import atomic_path
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
@@ -139,9 +141,8 @@ def write_docbin(examples: List[Example], path: Path) -> None:
         doc.cats = cats_for(label)
         db.add(doc)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    db.to_disk(tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        db.to_disk(tmp)
 
 
 def main(argv=None) -> int:
@@ -189,7 +190,8 @@ def main(argv=None) -> int:
         n_tok = sum(len(t.split()) for t, _ in ex)
         stats[s] = {"docs": len(ex), "pos": pos, "neg": len(ex) - pos, "tokens": n_tok}
         log(f"  {s}: {len(ex):,} docs ({pos:,} POS / {len(ex) - pos:,} NEG), {n_tok:,} tokens")
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    with atomic_path(out / "stats.json") as tmp:  # written last: the outputs are complete
+        tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     log(f"polarity: done, outputs in {out}")
     return 0
 

@@ -81,6 +81,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     from spacy.cli.train import train as spacy_train
 
+    from spacy_elmo.io.atomic import atomic_path
+
     args.output.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         out = args.output / f"seed{seed}"
@@ -104,9 +106,8 @@ def main(argv=None) -> int:
         spacy_train(args.config, out, use_gpu=args.gpu_id, overrides=run_overrides)
         record["wall_seconds"] = round(time.perf_counter() - start, 1)
         record["dev_scores"] = best_scores(out / "model-best")
-        tmp = record_path.with_name(".train.json.tmp")
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(record_path)
+        with atomic_path(record_path) as tmp:
+            tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         print(f"[train.py] seed {seed}: {record['wall_seconds']:.0f} s", flush=True)
     return 0
 
