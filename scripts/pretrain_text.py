@@ -51,7 +51,9 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from spacy_elmo.io.atomic import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -997,7 +999,8 @@ def count(blocks: List[Tuple[str, Doc]]) -> Dict[str, Dict[str, int]]:
     return out
 
 
-def main(argv=None) -> int:
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    """Read the command line; `args.names` are the sources to build."""
     parser = argparse.ArgumentParser(
         description="Fetch, clean and split raw English text for biLM pretraining.",
         epilog=f"sources: {', '.join(SOURCES)}",
@@ -1034,17 +1037,18 @@ def main(argv=None) -> int:
         "--strict", action="store_true", help="fail instead of skipping a broken source"
     )
     args = parser.parse_args(argv)
-    names = [s.strip() for s in args.sources.split(",") if s.strip()]
-    unknown = [n for n in names if n not in SOURCES]
+    args.names = [s.strip() for s in args.sources.split(",") if s.strip()]
+    unknown = [n for n in args.names if n not in SOURCES]
     if unknown:
         parser.error(f"unknown sources {unknown}; known: {list(SOURCES)}")
-    out: Path = args.out_dir
-    src_dir = out / "sources"
-    dl: Path = args.download_dir
+    return args
 
-    for name in names:
+
+def build_sources(args: argparse.Namespace, src_dir: Path) -> List[str]:
+    """Build the selected sources. RETURNS (List[str]): every source whose files exist."""
+    for name in args.names:
         try:
-            build_source(name, dl, src_dir, args.conll_dir, args.force)
+            build_source(name, args.download_dir, src_dir, args.conll_dir, args.force)
         except DataError as e:
             if args.strict:
                 raise
@@ -1056,10 +1060,14 @@ def main(argv=None) -> int:
     missing = [n for n in SOURCES if n not in available]
     if missing:
         warn(f"split without the sources {missing} (not built)")
-
     if not available:
         raise DataError("no source could be built")
-    manifest = {
+    return available
+
+
+def split_manifest(args: argparse.Namespace, src_dir: Path, available: List[str]) -> Dict:
+    """The split's inputs, recorded in stats.json: the same manifest, the same split."""
+    return {
         "sources": available,
         "seed": args.seed,
         "heldout_frac": args.heldout_frac,
@@ -1067,24 +1075,34 @@ def main(argv=None) -> int:
         "block_tokens": args.block_tokens,
         "source_sizes": {n: (src_dir / f"{n}.txt").stat().st_size for n in available},
     }
+
+
+def split_is_up_to_date(out: Path, manifest: Dict) -> bool:
+    """Whether a finished split (READY) was made from the same manifest."""
     stats_path = out / "stats.json"
-    if (out / "READY").exists() and stats_path.exists() and not args.force:
-        old = json.loads(stats_path.read_text())
-        if old.get("manifest") == manifest:
-            log(f"split: {out}/train.txt and heldout.txt are up to date")
-            return 0
-    log(f"split: {', '.join(available)}")
-    sources = {n: read_source(src_dir, n) for n in available}
-    train, heldout, dupes = split_corpus(
-        sources, args.heldout_frac, args.min_heldout_tokens, args.block_tokens, args.seed
-    )
-    n_train = atomic_write_lines(out / "train.txt", (p for _, b in train for p in b))
-    n_held = atomic_write_lines(out / "heldout.txt", (p for _, b in heldout for p in b))
+    if not ((out / "READY").exists() and stats_path.exists()):
+        return False
+    return json.loads(stats_path.read_text()).get("manifest") == manifest
+
+
+def write_splits(out: Path, train: List[Tuple[str, Doc]], heldout: List[Tuple[str, Doc]]) -> None:
+    """Write the blocks' paragraphs to train.txt and heldout.txt, one a line."""
+    atomic_write_lines(out / "train.txt", (p for _, b in train for p in b))
+    atomic_write_lines(out / "heldout.txt", (p for _, b in heldout for p in b))
+
+
+def split_stats(
+    sources: Dict[str, List[Doc]],
+    train: List[Tuple[str, Doc]],
+    heldout: List[Tuple[str, Doc]],
+    dupes: Dict[str, int],
+    manifest: Dict,
+) -> Dict[str, Any]:
+    """Documents, lines and tokens per source and split, heldout.txt's line range per source."""
     per_train, per_held = count(train), count(heldout)
-    stats: Dict[str, object] = {"sources": {}, "manifest": manifest}
-    for n in available:
-        docs = sources[n]
-        stats["sources"][n] = {  # type: ignore[index]
+    stats: Dict[str, Any] = {"sources": {}, "manifest": manifest}
+    for n, docs in sources.items():
+        stats["sources"][n] = {
             "documents": len(docs),
             "lines": sum(len(d) for d in docs),
             "tokens": sum(len(p.split()) for d in docs for p in d),
@@ -1094,21 +1112,46 @@ def main(argv=None) -> int:
         }
     # heldout.txt is in source order: its line ranges per source
     ranges, pos = {}, 0
-    for n in available:
+    for n in sources:
         k = per_held.get(n, {"lines": 0})["lines"]
         if k:
             ranges[n] = [pos, pos + k]
         pos += k
     stats["heldout_line_ranges"] = ranges
-    stats["train"] = {"lines": n_train, "tokens": sum(v["tokens"] for v in per_train.values())}
-    stats["heldout"] = {"lines": n_held, "tokens": sum(v["tokens"] for v in per_held.values())}
-    tmp = stats_path.with_name(".stats.json.tmp")
-    tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(stats_path)
+    for split, per_source in (("train", per_train), ("heldout", per_held)):
+        stats[split] = {
+            key: sum(v[key] for v in per_source.values()) for key in ("lines", "tokens")
+        }
+    return stats
+
+
+def write_stats(out: Path, stats: Dict[str, Any]) -> None:
+    """Write stats.json, then READY: the split is complete."""
+    with atomic_path(out / "stats.json") as tmp:
+        tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     (out / "READY").touch()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    out: Path = args.out_dir
+    src_dir = out / "sources"
+    available = build_sources(args, src_dir)
+    manifest = split_manifest(args, src_dir, available)
+    if not args.force and split_is_up_to_date(out, manifest):
+        log(f"split: {out}/train.txt and heldout.txt are up to date")
+        return 0
+    log(f"split: {', '.join(available)}")
+    sources = {n: read_source(src_dir, n) for n in available}
+    train, heldout, dupes = split_corpus(
+        sources, args.heldout_frac, args.min_heldout_tokens, args.block_tokens, args.seed
+    )
+    write_splits(out, train, heldout)
+    stats = split_stats(sources, train, heldout, dupes, manifest)
+    write_stats(out, stats)
     log(
-        f"split: train {n_train:,} lines / {stats['train']['tokens']:,} tokens, "  # type: ignore[index]
-        f"heldout {n_held:,} lines / {stats['heldout']['tokens']:,} tokens; "  # type: ignore[index]
+        f"split: train {stats['train']['lines']:,} lines / {stats['train']['tokens']:,} tokens, "
+        f"heldout {stats['heldout']['lines']:,} lines / {stats['heldout']['tokens']:,} tokens; "
         f"wrote {out / 'READY'}"
     )
     return 0
