@@ -7,7 +7,7 @@ Prints: fixture parity on the device (stateful, atol 1e-6), the component under
 thinc's require_gpu against the CPU result, mixed precision's deviation, `spacy train`
 of configs/ner.cfg on a tiny corpus (`--gpu-id 0` on CUDA; frozen, and fine-tuned in
 mixed precision with gradient scaling), and throughput of random-weight published
-sizes. Needs ../shared/elmo-fixtures.
+sizes. Reads the parity fixtures in tests/fixtures/elmo.
 """
 
 import argparse
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from spacy_elmo import ElmoBiLM, ElmoOptions, load_weights_files, save_weights_files  # noqa: E402
 from spacy_elmo.bilm.options import PUBLISHED_OPTIONS  # noqa: E402
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "elmo-fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "elmo"
 
 
 def parity(device: str) -> float:

@@ -2,6 +2,7 @@
 
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Collection
@@ -23,9 +24,22 @@ class atomic_path:
 
     def __exit__(self, exc_type: Any, *args: Any) -> None:
         if exc_type is None:
+            # mkstemp makes its file 0600: give it the mode a plain write would.
+            os.chmod(self.tmp, _ordinary_mode(self.path))
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def _ordinary_mode(path: Path) -> int:
+    """The mode `open(path, "w")` leaves: the file's own if it exists, else 0666
+    less the process's umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only portable way to read the umask is to set it
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 # The name atomic_path gives its temporary: ".NAME.XXXXXXXX.tmp".
