@@ -251,7 +251,7 @@ def test_pretrained_directory_is_a_weights_reference(tmp_path):
 
 
 def test_output_directory_rules(tmp_path):
-    from spacy_elmo.pretrain.trainer import _check_output_dir, _truncate_log
+    from spacy_elmo.pretrain.output_dir import check_output_dir, truncate_log
 
     config = load_config(None, "tiny")
     users = tmp_path / "published"
@@ -259,7 +259,7 @@ def test_output_directory_rules(tmp_path):
     (users / "options.json").write_text("{}")
     (users / "weights.hdf5").write_bytes(b"x")
     with pytest.raises(FileExistsError, match="options.json, weights.hdf5"):
-        _check_output_dir(users, config)
+        check_output_dir(users, config)
     # A run of ours killed before its first checkpoint: its files and temporaries.
     ours = tmp_path / "ours"
     ours.mkdir()
@@ -267,13 +267,13 @@ def test_output_directory_rules(tmp_path):
         (ours / name).write_text("")
     (ours / ".notes.tmp").write_text("not ours")
     with pytest.raises(FileExistsError, match=r"\(.notes.tmp\)"):
-        _check_output_dir(ours, config)
+        check_output_dir(ours, config)
     (ours / ".notes.tmp").unlink()
-    _check_output_dir(ours, config)
+    check_output_dir(ours, config)
     assert not (ours / ".checkpoint.hdf5.ab12_x.tmp").exists()
     log = ours / "train_log.jsonl"
     log.write_text('{"step": 10}\n{"step": 20}\n{"step": 30}\n{"st')
-    _truncate_log(log, 20)
+    truncate_log(ours, 20)
     assert log.read_text() == '{"step": 10}\n{"step": 20}\n'
 
 

@@ -22,6 +22,12 @@ class ProjectedBiLstm(nn.Module):
     first), so no work is spent on padding and each row's final state is the state
     after its own last step.
 
+    State: the initial and final (h, c) hold one row per sequence, in the packed row
+    order (row r is the r-th longest). Padding is never computed, so it needs no
+    masking and cannot leak into a state. The caller decides what carries over:
+    `ElmoBiLM` in stateful mode maps its batch rows onto these rows, and pretraining
+    passes each window's final state into the next window of the same rows.
+
     Parameters are stacked over the direction (dimension 0). Gate blocks are kept in
     the order i, f, o, g (the weight file's order is i, g, f, o) and the bias holds
     the stored values: TensorFlow's +1 on the forget gate is added at run time, so
@@ -236,7 +242,8 @@ class ProjectedBiLstm(nn.Module):
         done_c: List[torch.Tensor] = []
         for n, step_in in zip(batch_sizes, gates_in):
             if n < h.shape[1]:
-                # Rows n.. ended at the previous step: keep their final state.
+                # Rows n.. ended at the previous step: keep their final state. Rows end
+                # from the last one backwards, so the reversed chunks are in row order.
                 done_h.append(h[:, n:])
                 done_c.append(c[:, n:])
                 h, c = h[:, :n], c[:, :n]
@@ -246,6 +253,10 @@ class ProjectedBiLstm(nn.Module):
                 gates = torch.baddbmm(step_in, h, w_state)
             c, m = self._cell(gates, c, inplace)
             h = torch.bmm(m, w_proj) if w_proj is not None else m
+            # Projection clipping, as TensorFlow's LSTMCell(proj_clip=...) that bilm-tf
+            # uses: the projected h is clamped after every step, so the layer's output
+            # and the h fed back into the next step are both bounded. TensorFlow only
+            # clips a projection, hence nothing without one.
             if self.proj_clip is not None and w_proj is not None:
                 h = torch.clamp(h, -self.proj_clip, self.proj_clip)
             steps.append(h)
@@ -260,7 +271,14 @@ class ProjectedBiLstm(nn.Module):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """The new cell and the output before projection, o * tanh(c), from the gate
         pre-activations (blocks i, f, o, g). Without autograd (`inplace`), the gate
-        buffer is reused, which keeps allocations (and memory fragmentation) low."""
+        buffer is reused, which keeps allocations (and memory fragmentation) low.
+
+        Cell clipping, as TensorFlow's LSTMCell(cell_clip=...) in bilm-tf: the new cell
+        f * c + i * g is clamped before o * tanh(c) is taken, and the clamped cell is
+        what the next step starts from. Over long runs of carried state (training unrolls
+        window after window without a reset) this keeps the cell from drifting without
+        bound; the published weights were trained with it, so their outputs need it too.
+        """
         d = self.dim
         if inplace:
             ifo = gates[..., : 3 * d].sigmoid_()

@@ -214,6 +214,8 @@ class ElmoBiLM(nn.Module):
         return BiLMOutput(torch.stack(layers), mask)
 
     def _initial_state(self, packing: Packing, like: torch.Tensor) -> LstmState:
+        # The stored state is indexed by batch row: the i-th sentence of a batch
+        # continues the i-th of the last one; rows the last batch lacked start at zero.
         n_layers, p, d = self.options.n_layers, self.options.projection_dim, self.options.dim
         n_rows = len(packing.order)
         if self._state is None:
@@ -226,6 +228,7 @@ class ElmoBiLM(nn.Module):
                 h = torch.cat([h, h.new_zeros(n_layers, 2, grow, p)], dim=2)
                 c = torch.cat([c, c.new_zeros(n_layers, 2, grow, d)], dim=2)
             self._state = (h, c)
+        # Packed row r continues batch row order[r]; rows of empty sentences don't run.
         running = torch.from_numpy(packing.order[: packing.n_running]).to(like.device)
         return h[:, :, running], c[:, :, running]
 
@@ -239,6 +242,8 @@ class ElmoBiLM(nn.Module):
                 ref.new_zeros(n_layers, 2, n_rows, p),
                 ref.new_zeros(n_layers, 2, n_rows, d),
             )
+        # Only rows that ran get a new state; the others (empty sentences, rows beyond
+        # this batch) keep theirs.
         h, c = (t.clone() for t in self._state)
         running = torch.from_numpy(packing.order[: packing.n_running]).to(h.device)
         h[:, :, running] = final[0].detach()

@@ -18,6 +18,9 @@ import torch
 from ..bilm.lstm import LstmState
 from ..io.atomic import atomic_path
 
+# A run's checkpoint, in its output directory.
+CHECKPOINT_FILE = "checkpoint.hdf5"
+
 
 class Checkpoint(NamedTuple):
     """A saved training state.

@@ -10,7 +10,7 @@ of tokens fit in a few tens of MB and load in a moment.
 import json
 import time
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Sequence
 
 import numpy as np
 from spacy.language import Language
@@ -24,6 +24,8 @@ SENTENCE_COMPONENTS = ("sentencizer", "senter", "parser")
 # The files `TokenizedText.to_disk` writes into its directory.
 TYPES_FILE = "types.json"
 TOKENS_FILE = "tokens.npz"
+# Beside them, written by `update_tokenized`: what they were tokenised from.
+SOURCE_FILE = "source.json"
 
 
 class TokenizedText:
@@ -68,6 +70,27 @@ class TokenizedText:
         types = json.loads((path / TYPES_FILE).read_text(encoding="utf8"))
         with np.load(path / TOKENS_FILE) as data:
             return cls(types, data["ids"], data["starts"])
+
+
+def update_tokenized(
+    path: Path, files: Sequence[Path], spacy_model: str, log: Callable[[str], None]
+) -> None:
+    """Tokenise `files` into the directory `path`, unless it already holds them
+    tokenised by the same pipeline from the same files (names, sizes and times)."""
+    stamp = {
+        "files": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+        "spacy_model": spacy_model,
+    }
+    if _read_json(path / SOURCE_FILE) == stamp:
+        return
+    log(f"Tokenising {path.name} text ({len(files)} files) with {spacy_model}")
+    tokenize_files(files, sentence_pipeline(spacy_model)).to_disk(path)
+    with atomic_path(path / SOURCE_FILE) as tmp:
+        tmp.write_text(json.dumps(stamp))
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def sentence_pipeline(name: str) -> Language:
