@@ -349,7 +349,8 @@ def perplexity(
         tokenize_files,
     )
     from .pretrain.model_files import load_language_model
-    from .pretrain.trainer import CORPUS_DIR, evaluate
+    from .pretrain.output_dir import CORPUS_DIR
+    from .pretrain.trainer import evaluate
     from .pretrain.vocab import unigram_log_probs, unigram_perplexity
 
     if threads:

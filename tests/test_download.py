@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from spacy_elmo import ElmoBiLM, ElmoFormatError, load_bilm, save_weights_files
-from spacy_elmo.io import download as download_module
 from spacy_elmo.errors import DownloadError
+from spacy_elmo.io import download as download_module
 from spacy_elmo.io.download import download_model, model_urls
 
 from .util import tiny_options

@@ -5,7 +5,8 @@ from typing import Iterator, Protocol, Tuple
 
 
 class _Token(Protocol):
-    is_space: bool
+    @property
+    def is_space(self) -> bool: ...
 
 
 def is_bilm_token(token: _Token) -> bool:
