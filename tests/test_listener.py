@@ -14,7 +14,7 @@ from spacy.ty import ListenedToComponent
 from thinc.api import Config
 
 from spacy_elmo import load_bilm, save_weights_files
-from spacy_elmo.pipeline.layers import get_bilm, get_segment_cache, set_bilm
+from spacy_elmo.pipeline.layers import bilm_shim, get_bilm, get_segment_cache, set_bilm
 from spacy_elmo.pipeline.listener import ElmoListener
 
 from .util import ner_docs, write_corpus
@@ -514,9 +514,10 @@ def test_bilm_v2_scaler_settings():
     from spacy.util import registry
 
     build = registry.architectures.get("spacy-elmo.ElmoBiLM.v2")
-    assert not build(mixed_precision=True).shims[0]._grad_scaler._enabled  # no GPU here
-    scaler = build(mixed_precision=True, grad_scaler_config={"init_scale": 4.0}).shims[0]
-    assert float(scaler._grad_scaler._scale) == 4.0
+    # thinc's PyTorchGradScaler has no public accessors for these settings.
+    assert not bilm_shim(build(mixed_precision=True)).grad_scaler._enabled  # no GPU here
+    scaler = bilm_shim(build(mixed_precision=True, grad_scaler_config={"init_scale": 4.0}))
+    assert float(scaler.grad_scaler._scale) == 4.0
 
 
 # The segment cache --------------------------------------------------------------
@@ -569,3 +570,17 @@ def test_cache_is_bounded_and_follows_the_weights(tiny_bilm):
     # A training pass (weights about to change) empties it too.
     cached.begin_update(docs)
     assert len(get_segment_cache(cached)) == 0
+
+
+def test_a_copied_layer_gets_its_own_empty_cache(tiny_bilm):
+    import copy
+
+    docs = cache_docs()
+    cached = bilm_layer(tiny_bilm, 1)
+    cached.predict(docs)
+    for copied in (cached.copy(), copy.deepcopy(cached)):
+        cache = get_segment_cache(copied)
+        assert cache is not get_segment_cache(cached) and len(cache) == 0
+        assert cache.max_bytes == get_segment_cache(cached).max_bytes
+        np.testing.assert_array_equal(copied.predict(docs)[0], cached.predict(docs)[0])
+    assert len(get_segment_cache(cached)) == 3
