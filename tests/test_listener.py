@@ -195,6 +195,18 @@ def test_mix_matches_numpy_forward_and_torch_gradients(layer_norm):
     np.testing.assert_allclose(np.concatenate(dX, axis=1), x.grad, rtol=1e-4, atol=1e-5)
 
 
+def test_mix_layer_and_mix_layers_agree():
+    """The thinc layer (gamma = 1) and the fixed-weight numpy mix share one mix (the
+    layer's softmax is in float32, mix_layers' in float64)."""
+    from spacy_elmo.bilm.scalar_mix import mix_layers
+    from spacy_elmo.pipeline.mix import ElmoScalarMix
+
+    X = [np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")]
+    mix = ElmoScalarMix(initial_weights=[0.3, -0.2, 0.5])
+    mix.initialize(X=X)
+    np.testing.assert_allclose(mix.predict(X)[0], mix_layers(X[0], [0.3, -0.2, 0.5]), rtol=1e-6)
+
+
 def test_mix_dropout_own_rate_and_fixed_weights():
     from thinc.api import set_dropout_rate
 
