@@ -25,10 +25,12 @@ from .listener import ElmoListener, replace_listener, replace_listener_cfg
 
 DEFAULT_CONFIG = """
 [model]
-@architectures = "spacy-elmo.ElmoBiLM.v1"
+@architectures = "spacy-elmo.ElmoBiLM.v2"
 max_batch_tokens = 1024
 window = 64
 mixed_precision = false
+grad_scaler_config = {}
+cache_mb = 0
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG)["model"]
 LAYER_CHOICES = ("mix", "average", "top", "all")
@@ -64,7 +66,7 @@ def make_elmo(
 ) -> "ElmoComponent":
     """Create the `elmo` component.
 
-    model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v1).
+    model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v2).
     weights (Optional[Union[str, List[str]]]): Load these weights now (any weights
         reference: a directory, an [options, weights] pair, a saved pipeline, a
         published model's name). Leave empty to load them at initialize.
