@@ -14,7 +14,7 @@ from spacy.ty import ListenedToComponent
 from thinc.api import Config
 
 from spacy_elmo import load_bilm, save_weights_files
-from spacy_elmo.pipeline.layers import get_bilm, get_segment_cache, set_bilm
+from spacy_elmo.pipeline.layers import bilm_shim, get_bilm, get_segment_cache, set_bilm
 from spacy_elmo.pipeline.listener import ElmoListener
 
 from .util import ner_docs, write_corpus
@@ -193,6 +193,18 @@ def test_mix_matches_numpy_forward_and_torch_gradients(layer_norm):
     np.testing.assert_allclose(mix.get_grad("W"), torch_mix.weights.grad, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(mix.get_grad("gamma"), torch_mix.gamma.grad, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(np.concatenate(dX, axis=1), x.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_mix_layer_and_mix_layers_agree():
+    """The thinc layer (gamma = 1) and the fixed-weight numpy mix share one mix (the
+    layer's softmax is in float32, mix_layers' in float64)."""
+    from spacy_elmo.bilm.scalar_mix import mix_layers
+    from spacy_elmo.pipeline.mix import ElmoScalarMix
+
+    X = [np.random.default_rng(0).normal(size=(3, 5, 4)).astype("float32")]
+    mix = ElmoScalarMix(initial_weights=[0.3, -0.2, 0.5])
+    mix.initialize(X=X)
+    np.testing.assert_allclose(mix.predict(X)[0], mix_layers(X[0], [0.3, -0.2, 0.5]), rtol=1e-6)
 
 
 def test_mix_dropout_own_rate_and_fixed_weights():
@@ -514,9 +526,10 @@ def test_bilm_v2_scaler_settings():
     from spacy.util import registry
 
     build = registry.architectures.get("spacy-elmo.ElmoBiLM.v2")
-    assert not build(mixed_precision=True).shims[0]._grad_scaler._enabled  # no GPU here
-    scaler = build(mixed_precision=True, grad_scaler_config={"init_scale": 4.0}).shims[0]
-    assert float(scaler._grad_scaler._scale) == 4.0
+    # thinc's PyTorchGradScaler has no public accessors for these settings.
+    assert not bilm_shim(build(mixed_precision=True)).grad_scaler._enabled  # no GPU here
+    scaler = bilm_shim(build(mixed_precision=True, grad_scaler_config={"init_scale": 4.0}))
+    assert float(scaler.grad_scaler._scale) == 4.0
 
 
 # The segment cache --------------------------------------------------------------
@@ -569,3 +582,17 @@ def test_cache_is_bounded_and_follows_the_weights(tiny_bilm):
     # A training pass (weights about to change) empties it too.
     cached.begin_update(docs)
     assert len(get_segment_cache(cached)) == 0
+
+
+def test_a_copied_layer_gets_its_own_empty_cache(tiny_bilm):
+    import copy
+
+    docs = cache_docs()
+    cached = bilm_layer(tiny_bilm, 1)
+    cached.predict(docs)
+    for copied in (cached.copy(), copy.deepcopy(cached)):
+        cache = get_segment_cache(copied)
+        assert cache is not get_segment_cache(cached) and len(cache) == 0
+        assert cache.max_bytes == get_segment_cache(cached).max_bytes
+        np.testing.assert_array_equal(copied.predict(docs)[0], cached.predict(docs)[0])
+    assert len(get_segment_cache(cached)) == 3

@@ -10,6 +10,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
 from spacy_elmo import ElmoDocData, ElmoEmbedder, load_bilm, save_weights_files, set_vector_hooks
+from spacy_elmo.pipeline.layers import get_bilm
 
 
 @pytest.fixture
@@ -217,7 +218,7 @@ def test_add_to_trained_pipeline_without_reinitializing(weights_dir):
 
 def test_update_annotates_and_changes_nothing(weights_dir):
     nlp = make_nlp(weights_dir)
-    bilm = nlp.get_pipe("elmo").model.shims[0]._model
+    bilm = get_bilm(nlp.get_pipe("elmo").model)
     before = {k: v.clone() for k, v in bilm.state_dict().items()}
     eg = Example.from_dict(nlp.make_doc("Train on this"), {})
     losses = nlp.get_pipe("elmo").update([eg])
@@ -323,7 +324,7 @@ def test_bilm_layer_backpropagates_into_the_weights(weights_dir):
     docs = [nlp.make_doc("Gradients flow back"), nlp.make_doc("Two docs")]
     outputs, backprop = model.begin_update(docs)
     np.testing.assert_allclose(outputs[0], model.predict(docs)[0], atol=1e-6)
-    bilm = model.shims[0]._model
+    bilm = get_bilm(model)
     bilm.zero_grad()
     backprop([np.ones_like(o) for o in outputs])
     grads = [p.grad for p in bilm.parameters()]

@@ -77,3 +77,16 @@ def test_architectures_build_from_config():
     built = registry.resolve(config)
     assert all(isinstance(m, Model) for m in built.values())
     assert built["listener"].get_dim("nO") == 16 and built["concat"].get_dim("nO") == 20
+
+
+def test_factory_default_is_the_newest_bilm_the_configs_use():
+    import re
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    used = set()
+    for path in configs.glob("*.cfg"):
+        used.update(re.findall(r'"spacy-elmo\.ElmoBiLM\.v(\d+)"', path.read_text("utf8")))
+    assert used
+    default = Language.get_factory_meta("elmo").default_config["model"]["@architectures"]
+    assert default == f"spacy-elmo.ElmoBiLM.v{max(map(int, used))}"

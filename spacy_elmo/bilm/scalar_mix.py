@@ -1,6 +1,9 @@
-"""The per-task weighted mix of biLM layers (docs/how-it-works.md, section 4)."""
+"""The per-task weighted mix of biLM layers (docs/how-it-works.md, section 4): the
+torch module, and the array functions (numpy or cupy) that the thinc layer
+(pipeline/mix.py) and the fixed-weight exports share.
+"""
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -79,6 +82,28 @@ class ScalarMix(nn.Module):
         return out
 
 
+def softmax_weights(weights: Any, xp: Any = np) -> Any:
+    """The normalised mix weights softmax(weights), in the weights' dtype.
+
+    weights (Any): (n_layers,) array of the module `xp`.
+    xp (Any): numpy or cupy.
+    RETURNS (Any): (n_layers,), summing to 1.
+    """
+    e = xp.exp(weights - weights.max())
+    return e / e.sum()
+
+
+def weighted_sum(s: Any, layers: Any, xp: Any = np) -> Any:
+    """sum_j s[j] * layers[j], in the layers' dtype.
+
+    s (Any): (n_layers,) normalised weights (see softmax_weights).
+    layers (Any): (n_layers, ...) array of the module `xp`.
+    xp (Any): numpy or cupy.
+    RETURNS (Any): layers[0]'s shape.
+    """
+    return xp.tensordot(s.astype(layers.dtype), layers, axes=(0, 0))
+
+
 def mix_layers(layers: np.ndarray, weights: Sequence[float]) -> np.ndarray:
     """The fixed-weight mix of numpy layers: sum_j softmax(weights)_j * layers[j].
 
@@ -88,7 +113,4 @@ def mix_layers(layers: np.ndarray, weights: Sequence[float]) -> np.ndarray:
     """
     if len(weights) != layers.shape[0]:
         raise ValueError(f"{len(weights)} mix weights for {layers.shape[0]} layers")
-    w = np.asarray(weights, dtype=np.float64)
-    w = np.exp(w - w.max())
-    w /= w.sum()
-    return np.tensordot(w.astype(layers.dtype), layers, axes=(0, 0))
+    return weighted_sum(softmax_weights(np.asarray(weights, dtype=np.float64)), layers)

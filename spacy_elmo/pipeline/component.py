@@ -1,7 +1,7 @@
 """The `elmo` pipeline component: ELMo vectors on every Doc."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union, cast
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 import numpy as np
 import srsly
@@ -25,10 +25,12 @@ from .listener import ElmoListener, replace_listener, replace_listener_cfg
 
 DEFAULT_CONFIG = """
 [model]
-@architectures = "spacy-elmo.ElmoBiLM.v1"
+@architectures = "spacy-elmo.ElmoBiLM.v2"
 max_batch_tokens = 1024
 window = 64
 mixed_precision = false
+grad_scaler_config = {}
+cache_mb = 0
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG)["model"]
 LAYER_CHOICES = ("mix", "average", "top", "all")
@@ -64,7 +66,7 @@ def make_elmo(
 ) -> "ElmoComponent":
     """Create the `elmo` component.
 
-    model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v1).
+    model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v2).
     weights (Optional[Union[str, List[str]]]): Load these weights now (any weights
         reference: a directory, an [options, weights] pair, a saved pipeline, a
         published model's name). Leave empty to load them at initialize.
@@ -275,48 +277,27 @@ class ElmoComponent(TrainablePipe):
             gradient received by a fine-tuned biLM (0 when frozen).
         RETURNS (Dict[str, float]): The losses.
         """
-        examples = list(examples)
         docs = [eg.predicted for eg in examples]
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
         get_bilm(self.model)
         listeners = self.listeners
         fine_tune = any(listener.attrs["grad_factor"] for listener in listeners)
-        if fine_tune:
-            set_dropout_rate(self.model, drop)
-            outputs, bp_outputs = self.model.begin_update(docs)
-        else:
-            outputs, bp_outputs = self.model.predict(docs), None
+        outputs, bp_outputs = self._layers_for_update(docs, drop, fine_tune)
         self.set_annotations(docs, outputs)
-        if not listeners:
-            return losses
-        d_outputs: List[Floats3d] = []
-
-        def accumulate_gradient(one_d_outputs: List[Floats3d]) -> List[Floats3d]:
-            """Add one listener's gradient (none from a frozen one)."""
-            if not one_d_outputs or bp_outputs is None:
-                return []
-            if not d_outputs:
-                d_outputs.extend(self.model.ops.alloc3f(*o.shape) for o in outputs)
-            for total, d in zip(d_outputs, one_d_outputs):
-                total += d
-                losses[self.name] += float(cast(Any, d**2).sum())
-            return []
-
-        def backprop(one_d_outputs: List[Floats3d]) -> List[Doc]:
-            """The last listener's callback: backpropagate and update the biLM."""
-            accumulate_gradient(one_d_outputs)
-            if bp_outputs is not None and d_outputs:
-                bp_outputs(d_outputs)
-                if sgd is not None:
-                    self.finish_update(sgd)
-            return docs
-
-        batch_id = ElmoListener.get_batch_id(docs)
-        for listener in listeners[:-1]:
-            listener.receive(batch_id, outputs, accumulate_gradient)
-        listeners[-1].receive(batch_id, outputs, backprop)
+        if listeners:
+            gradients = _ListenerGradients(self, docs, outputs, bp_outputs, sgd, losses)
+            _send_to_listeners(listeners, docs, outputs, gradients)
         return losses
+
+    def _layers_for_update(
+        self, docs: List[Doc], drop: float, fine_tune: bool
+    ) -> Tuple[List[Floats3d], Optional[Callable[[List[Floats3d]], Any]]]:
+        """The batch's layers, and a backprop callback only when fine-tuning."""
+        if not fine_tune:
+            return self.model.predict(docs), None
+        set_dropout_rate(self.model, drop)
+        return self.model.begin_update(docs)
 
     @property
     def layer_names(self) -> List[str]:
@@ -401,3 +382,59 @@ class ElmoComponent(TrainablePipe):
             self._check_layers()
         self._check_shape_cfg(msg["cfg"], f"{self.name} bytes")
         return self
+
+
+class _ListenerGradients:
+    """The gradients the listeners send back for one update's batch: summed, then
+    backpropagated into the biLM once, by the last listener's callback."""
+
+    def __init__(
+        self,
+        component: ElmoComponent,
+        docs: List[Doc],
+        outputs: List[Floats3d],
+        bp_outputs: Optional[Callable[[List[Floats3d]], Any]],
+        sgd: Optional[Optimizer],
+        losses: Dict[str, float],
+    ) -> None:
+        self.component = component
+        self.docs = docs
+        self.outputs = outputs
+        self.bp_outputs = bp_outputs
+        self.sgd = sgd
+        self.losses = losses
+        self.total: List[Floats3d] = []
+
+    def add(self, d_outputs: List[Floats3d]) -> List[Floats3d]:
+        """Add one listener's gradient (a frozen listener sends none)."""
+        if not d_outputs or self.bp_outputs is None:
+            return []
+        if not self.total:
+            self.total = [self.component.model.ops.alloc3f(*o.shape) for o in self.outputs]
+        for total, d in zip(self.total, d_outputs):
+            total += d
+            self.losses[self.component.name] += float(cast(Any, d**2).sum())
+        return []
+
+    def add_and_backprop(self, d_outputs: List[Floats3d]) -> List[Doc]:
+        """Add the last listener's gradient, backpropagate the sum into the biLM and,
+        given an optimizer, update it."""
+        self.add(d_outputs)
+        if self.bp_outputs is not None and self.total:
+            self.bp_outputs(self.total)
+            if self.sgd is not None:
+                self.component.finish_update(self.sgd)
+        return self.docs
+
+
+def _send_to_listeners(
+    listeners: List[ElmoListener],
+    docs: List[Doc],
+    outputs: List[Floats3d],
+    gradients: _ListenerGradients,
+) -> None:
+    """Give every listener the layers; the last one's callback backpropagates."""
+    batch_id = ElmoListener.get_batch_id(docs)
+    for listener in listeners[:-1]:
+        listener.receive(batch_id, outputs, gradients.add)
+    listeners[-1].receive(batch_id, outputs, gradients.add_and_backprop)

@@ -1,6 +1,5 @@
 """thinc layer wrapping the biLM: a list of Docs in, every ELMo layer per Doc out."""
 
-import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple, cast
 
@@ -18,6 +17,8 @@ from ..io.text import is_bilm_token
 from ..io.weights import bilm_from_bytes, bilm_to_bytes
 
 Segment = Tuple[int, np.ndarray, List[str]]  # doc index, token indices, token strings
+Target = Tuple[int, torch.Tensor]  # doc index, token indices on the biLM's device
+Batch = List[int]  # segment indices
 NO_WEIGHTS = (
     "The ELMo biLM has no weights yet. Give the 'elmo' component a weights reference: "
     "in its config (weights = ...), at initialize ([initialize.components.{name}] "
@@ -39,8 +40,9 @@ def ElmoBiLMModel(
     senter or the user set them); otherwise the Doc is cut into windows of `window`
     tokens. Whitespace tokens are not given to the biLM and get zero vectors.
     Segments are sorted by length and batched so that a batch holds at most
-    `max_batch_tokens` padded tokens. The weights are added later (see `set_bilm`),
-    and serialized in the original hdf5 format, never pickled.
+    `max_batch_tokens` padded tokens. The biLM is held by the layer's ElmoBiLMShim:
+    the weights are added later (see `set_bilm`), and serialized in the original hdf5
+    format, never pickled.
 
     max_batch_tokens (int): Most padded tokens per forward pass.
     window (int): Most tokens per segment (long sentences are cut too).
@@ -58,23 +60,14 @@ def ElmoBiLMModel(
         )
     if cache_mb < 0:
         raise ValueError(f"cache_mb must be 0 or positive, got {cache_mb}")
-    shim = PyTorchShim(
-        None,
-        mixed_precision=mixed_precision,
-        grad_scaler=grad_scaler,
-        serialize_model=_serialize_bilm,
-        deserialize_model=_deserialize_bilm,
+    shim = ElmoBiLMShim(
+        mixed_precision=mixed_precision, grad_scaler=grad_scaler, cache_bytes=int(cache_mb * 2**20)
     )
     return Model(
         "elmo_bilm",
         _forward,
         shims=[shim],
-        attrs={
-            "max_batch_tokens": max_batch_tokens,
-            "window": window,
-            "name": "elmo",
-            "cache_mb": cache_mb,
-        },
+        attrs={"max_batch_tokens": max_batch_tokens, "window": window, "name": "elmo"},
     )
 
 
@@ -129,21 +122,105 @@ class SegmentCache:
         self._signature = None
 
 
-# One cache per shim (a copied model gets a new shim, so a new cache); weak keys, so
-# the cache goes with its model.
-_CACHES: "weakref.WeakKeyDictionary[Any, SegmentCache]" = weakref.WeakKeyDictionary()
+class ElmoBiLMShim(PyTorchShim):
+    """thinc's PyTorchShim for the biLM, owning everything about it: the ElmoBiLM
+    (None until weights are loaded), its SegmentCache, its serialization in the
+    original hdf5 format, mixed precision and the gradient-scaled backward pass.
 
+    The thinc layer calls the biLM itself (it batches segments, not one tensor), so
+    the shim's own predict/begin_update are not used; finish_update, use_params,
+    to_device and to_bytes/from_bytes are thinc's.
+    """
 
-def get_segment_cache(model: Model) -> Optional[SegmentCache]:
-    """The layer's SegmentCache, or None when it has no cache (cache_mb = 0)."""
-    max_bytes = int(model.attrs.get("cache_mb", 0) * 2**20)
-    if max_bytes <= 0:
-        return None
-    shim = model.shims[0]
-    cache = _CACHES.get(shim)
-    if cache is None or cache.max_bytes != max_bytes:
-        cache = _CACHES[shim] = SegmentCache(max_bytes)
-    return cache
+    def __init__(
+        self,
+        *,
+        mixed_precision: bool = False,
+        grad_scaler: Optional[PyTorchGradScaler] = None,
+        cache_bytes: int = 0,
+    ) -> None:
+        """mixed_precision (bool): Autocast (float16) when the biLM is on a GPU.
+        grad_scaler (Optional[PyTorchGradScaler]): thinc's scaler; None: thinc's
+            default (on with mixed precision).
+        cache_bytes (int): Size of the SegmentCache; 0: no cache.
+        """
+        super().__init__(
+            None,
+            mixed_precision=mixed_precision,
+            grad_scaler=grad_scaler,
+            serialize_model=_serialize_bilm,
+            deserialize_model=_deserialize_bilm,
+        )
+        self._segment_cache = SegmentCache(cache_bytes) if cache_bytes > 0 else None
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """Copies (Model.copy, deepcopy) and pickles leave the cached layers behind:
+        a copied model gets its own, empty cache."""
+        state = self.__dict__.copy()
+        if self._segment_cache is not None:
+            state["_segment_cache"] = SegmentCache(self._segment_cache.max_bytes)
+        return state
+
+    @property
+    def has_bilm(self) -> bool:
+        """Whether weights were loaded."""
+        return self._model is not None
+
+    def get_bilm(self, name: str = "elmo") -> ElmoBiLM:
+        """The biLM; a clear error naming the component `name` when it has none."""
+        if self._model is None:
+            raise ValueError(NO_WEIGHTS.format(name=name))
+        return self._model
+
+    def set_bilm(self, bilm: ElmoBiLM) -> None:
+        """Hold `bilm`, moved to the device of thinc's current ops."""
+        self._model = bilm.to(get_torch_default_device())
+
+    @property
+    def grad_scaler(self) -> PyTorchGradScaler:
+        """thinc's gradient scaler (used when the biLM is fine-tuned on a GPU)."""
+        return self._grad_scaler
+
+    @property
+    def segment_cache(self) -> Optional[SegmentCache]:
+        """The SegmentCache, or None when it has none (cache_mb = 0)."""
+        return self._segment_cache
+
+    def cache_for_pass(self, is_train: bool) -> Optional[SegmentCache]:
+        """The cache if this pass may read it: a training pass empties it (the weights
+        are about to change), any other pass first checks the weights it holds."""
+        cache = self._segment_cache
+        if cache is None:
+            return None
+        if is_train:
+            cache.clear()
+            return None
+        cache.check(_weights_signature(self.get_bilm()))
+        return cache
+
+    def autocast(self) -> torch.autocast:
+        """float16 autocast with mixed precision on a GPU; a no-op otherwise."""
+        device_type = self.device.type
+        return torch.autocast(device_type, enabled=self._mixed_precision and device_type == "cuda")
+
+    def backward(self, tensors: List[torch.Tensor], grads: List[torch.Tensor]) -> None:
+        """Backpropagate `grads` through `tensors` into the biLM's weight gradients.
+
+        In mixed precision the gradients are scaled as thinc's PyTorchShim does, and
+        the weight gradients unscaled; on overflow they are zeroed and finish_update
+        skips the step (the scaler's found_inf). On the CPU autocast is off, and so is
+        scaling: thinc's scaler needs CUDA.
+        """
+        if not tensors:
+            return
+        scaler = self._grad_scaler if self.device.type == "cuda" else None
+        if scaler is not None:
+            grads = cast(List[torch.Tensor], scaler.scale(grads, inplace=True))
+        torch.autograd.backward(tensors, grads)
+        weight_grads = [p.grad for p in self.get_bilm().parameters() if p.grad is not None]
+        if scaler is not None and scaler.unscale(weight_grads):
+            for g in weight_grads:
+                g.zero_()
 
 
 def _weights_signature(bilm: ElmoBiLM) -> Hashable:
@@ -152,22 +229,48 @@ def _weights_signature(bilm: ElmoBiLM) -> Hashable:
     return (id(bilm),) + tuple((p.data_ptr(), p._version) for p in bilm.parameters())
 
 
+def _serialize_bilm(bilm: Optional[ElmoBiLM]) -> bytes:
+    """The biLM as msgpack: its options and its weights as hdf5 bytes."""
+    if bilm is None:
+        return b""
+    return srsly.msgpack_dumps({"options": bilm.options.raw, "weights": bilm_to_bytes(bilm)})
+
+
+def _deserialize_bilm(current: Any, data: bytes, device: torch.device) -> Optional[ElmoBiLM]:
+    """Read what _serialize_bilm wrote, onto `device`."""
+    if not data:
+        return None
+    try:
+        msg = srsly.msgpack_loads(data)
+        options, weights = msg["options"], msg["weights"]
+    except Exception as e:  # msgpack raises several types for corrupt data
+        raise ElmoFormatError(f"Cannot read the serialized ELMo biLM: {e}") from None
+    return bilm_from_bytes(options, weights, "serialized ELMo biLM").to(device)
+
+
+def bilm_shim(model: Model) -> ElmoBiLMShim:
+    """The ElmoBiLMShim of a layer made by ElmoBiLMModel."""
+    return cast(ElmoBiLMShim, model.shims[0])
+
+
 def get_bilm(model: Model) -> ElmoBiLM:
     """The biLM inside the layer; a clear error when no weights were loaded."""
-    bilm = model.shims[0]._model
-    if bilm is None:
-        raise ValueError(NO_WEIGHTS.format(name=model.attrs["name"]))
-    return bilm
+    return bilm_shim(model).get_bilm(model.attrs["name"])
 
 
 def has_bilm(model: Model) -> bool:
     """Whether weights were loaded into the layer."""
-    return model.shims[0]._model is not None
+    return bilm_shim(model).has_bilm
 
 
 def set_bilm(model: Model, bilm: ElmoBiLM) -> None:
     """Put a biLM into the layer, on the device of thinc's current ops."""
-    model.shims[0]._model = bilm.to(get_torch_default_device())
+    bilm_shim(model).set_bilm(bilm)
+
+
+def get_segment_cache(model: Model) -> Optional[SegmentCache]:
+    """The layer's SegmentCache, or None when it has no cache (cache_mb = 0)."""
+    return bilm_shim(model).segment_cache
 
 
 def segment_docs(docs: Sequence[Doc], window: int) -> List[Segment]:
@@ -203,94 +306,99 @@ def batch_by_padded_tokens(lengths: Sequence[int], max_batch_tokens: int) -> Lis
 def _forward(
     model: Model[List[Doc], List[Floats3d]], docs: List[Doc], is_train: bool
 ) -> Tuple[List[Floats3d], Callable[[List[Floats3d]], List[Doc]]]:
+    """Per Doc, every biLM layer: from the cache, or run in batches of segments."""
+    shim = bilm_shim(model)
     bilm = get_bilm(model)
-    shim = cast(PyTorchShim, model.shims[0])
+    device = shim.device
     segments = segment_docs(docs, model.attrs["window"])
-    device = next(bilm.parameters()).device
-    autocast = torch.autocast(device.type, enabled=shim._mixed_precision and device.type == "cuda")
+    targets: List[Target] = [(i, torch.from_numpy(index).to(device)) for i, index, _ in segments]
     outputs = [
         torch.zeros(bilm.n_output_layers, len(doc), bilm.output_dim, device=device) for doc in docs
     ]
-    # Per segment: its Doc and the Doc positions of its tokens.
-    targets = [(doc_i, torch.from_numpy(index).to(device)) for doc_i, index, _ in segments]
-    cache = get_segment_cache(model)
+    cache = shim.cache_for_pass(is_train)
     todo = list(range(len(segments)))
     if cache is not None:
+        todo = _read_cache(cache, segments, targets, outputs)
+    kept: List[Tuple[torch.Tensor, Batch]] = []
+    for batch in _batches(todo, segments, model.attrs["max_batch_tokens"]):
+        layers = _run_batch(shim, [segments[i][2] for i in batch], is_train)
+        _scatter(layers, batch, targets, outputs)
+        if cache is not None:
+            _write_cache(cache, layers, batch, segments)
         if is_train:
-            cache.clear()  # gradients: the weights are about to change
-            cache = None
-        else:
-            cache.check(_weights_signature(bilm))
-            todo = []
-            for i, (doc_i, _, strings) in enumerate(segments):
-                found = cache.get(tuple(strings)) if strings else None
-                if found is None:
-                    todo.append(i)
-                else:
-                    outputs[doc_i][:, targets[i][1]] = found
-    lengths = [len(segments[i][1]) for i in todo]
-    batches = [
-        [todo[j] for j in batch]
-        for batch in batch_by_padded_tokens(lengths, model.attrs["max_batch_tokens"])
-    ]
-    kept: List[Tuple[torch.Tensor, List[int]]] = []
-    for batch in batches:
-        tokens = [segments[i][2] for i in batch]
-        if is_train:
-            with autocast:
-                layers = bilm.embed_tokens(tokens).layers.float()
             kept.append((layers, batch))
-        else:
-            with torch.inference_mode(), autocast:
-                layers = bilm.embed_tokens(tokens).layers.float()
-        for row, i in enumerate(batch):
-            doc_i, target = targets[i]
-            found = layers[:, row, : len(target)].detach()
-            outputs[doc_i][:, target] = found
-            if cache is not None and len(target):
-                cache.add(tuple(segments[i][2]), found.clone())
-    results = [cast(Floats3d, torch2xp(out)) for out in outputs]
 
     def backprop(d_outputs: List[Floats3d]) -> List[Doc]:
         grads = [xp2torch(d, device=device) for d in d_outputs]
-        tensors, grad_tensors = [], []
-        for layers, batch in kept:
-            grad = torch.zeros_like(layers)
-            for row, i in enumerate(batch):
-                doc_i, target = targets[i]
-                grad[:, row, : len(target)] = grads[doc_i][:, target]
-            tensors.append(layers)
-            grad_tensors.append(grad)
-        if tensors:
-            # Mixed precision: scale the gradients as thinc's PyTorchShim does, then
-            # unscale the weight gradients; on overflow they are zeroed and the shim's
-            # finish_update skips the step (the scaler's found_inf).
-            # (On the CPU autocast is off, and so is scaling: thinc's scaler needs CUDA.)
-            scaler = shim._grad_scaler if device.type == "cuda" else None
-            if scaler is not None:
-                grad_tensors = cast(List[torch.Tensor], scaler.scale(grad_tensors, inplace=True))
-            torch.autograd.backward(tensors, grad_tensors)
-            weight_grads = [p.grad for p in bilm.parameters() if p.grad is not None]
-            if scaler is not None and scaler.unscale(weight_grads):
-                for g in weight_grads:
-                    g.zero_()
+        shim.backward(
+            [layers for layers, _ in kept],
+            [_gather_gradient(layers, batch, targets, grads) for layers, batch in kept],
+        )
         return docs
 
-    return results, backprop
+    return [cast(Floats3d, torch2xp(out)) for out in outputs], backprop
 
 
-def _serialize_bilm(bilm: Optional[ElmoBiLM]) -> bytes:
-    if bilm is None:
-        return b""
-    return srsly.msgpack_dumps({"options": bilm.options.raw, "weights": bilm_to_bytes(bilm)})
+def _read_cache(
+    cache: SegmentCache, segments: List[Segment], targets: List[Target], outputs: List[torch.Tensor]
+) -> List[int]:
+    """Copy the cached segments' layers into their Docs' outputs; return the others."""
+    todo = []
+    for i, (doc_i, _, strings) in enumerate(segments):
+        found = cache.get(tuple(strings)) if strings else None
+        if found is None:
+            todo.append(i)
+        else:
+            outputs[doc_i][:, targets[i][1]] = found
+    return todo
 
 
-def _deserialize_bilm(current: Any, data: bytes, device: torch.device) -> Optional[ElmoBiLM]:
-    if not data:
-        return None
-    try:
-        msg = srsly.msgpack_loads(data)
-        options, weights = msg["options"], msg["weights"]
-    except Exception as e:  # msgpack raises several types for corrupt data
-        raise ElmoFormatError(f"Cannot read the serialized ELMo biLM: {e}") from None
-    return bilm_from_bytes(options, weights, "serialized ELMo biLM").to(device)
+def _batches(todo: List[int], segments: List[Segment], max_batch_tokens: int) -> List[Batch]:
+    """The segments `todo` in batches of at most `max_batch_tokens` padded tokens."""
+    lengths = [len(segments[i][1]) for i in todo]
+    return [[todo[j] for j in batch] for batch in batch_by_padded_tokens(lengths, max_batch_tokens)]
+
+
+def _run_batch(shim: ElmoBiLMShim, tokens: List[List[str]], is_train: bool) -> torch.Tensor:
+    """The biLM's layers of one batch, float32 (n_layers + 1, n_segments, length, dim)."""
+    bilm = shim.get_bilm()
+    if is_train:
+        with shim.autocast():
+            return bilm.embed_tokens(tokens).layers.float()
+    # Without gradients, run in inference mode, not just no_grad: it skips autograd's
+    # bookkeeping, and it switches on the biLM's own token caches (ElmoBiLM.token_vectors).
+    # The tensors made in it are inference tensors, which may never enter autograd or be
+    # changed in place outside it; _scatter and _write_cache copy them into ordinary
+    # tensors (the per-Doc outputs, the cache's clones) and nothing else keeps them.
+    with torch.inference_mode(), shim.autocast():
+        return bilm.embed_tokens(tokens).layers.float()
+
+
+def _scatter(
+    layers: torch.Tensor, batch: Batch, targets: List[Target], outputs: List[torch.Tensor]
+) -> None:
+    """Copy each segment's layers to its tokens' positions in its Doc's output."""
+    for row, i in enumerate(batch):
+        doc_i, target = targets[i]
+        outputs[doc_i][:, target] = layers[:, row, : len(target)].detach()
+
+
+def _write_cache(
+    cache: SegmentCache, layers: torch.Tensor, batch: Batch, segments: List[Segment]
+) -> None:
+    """Add each non-empty segment's layers (a copy) to the cache."""
+    for row, i in enumerate(batch):
+        strings = segments[i][2]
+        if strings:
+            cache.add(tuple(strings), layers[:, row, : len(strings)].detach().clone())
+
+
+def _gather_gradient(
+    layers: torch.Tensor, batch: Batch, targets: List[Target], grads: List[torch.Tensor]
+) -> torch.Tensor:
+    """The gradient of one batch's layers, gathered from the per-Doc gradients."""
+    grad = torch.zeros_like(layers)
+    for row, i in enumerate(batch):
+        doc_i, target = targets[i]
+        grad[:, row, : len(target)] = grads[doc_i][:, target]
+    return grad

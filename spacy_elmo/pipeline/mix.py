@@ -8,6 +8,8 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 from thinc.api import Model
 from thinc.types import Floats1d, Floats2d, Floats3d
 
+from ..bilm.scalar_mix import softmax_weights, weighted_sum
+
 LN_EPS = 1e-12  # bilm-tf's epsilon: statistics without BOS/EOS, as here
 
 
@@ -86,12 +88,6 @@ def _init(
     model.set_param("gamma", model.ops.asarray1f([1.0]))
 
 
-def softmax1d(w: Floats1d, xp: Any) -> Floats1d:
-    """softmax of a vector, on its array module."""
-    e = xp.exp(w - w.max())
-    return e / e.sum()
-
-
 def _forward(
     model: Model[List[Floats3d], List[Floats2d]], X: List[Floats3d], is_train: bool
 ) -> Tuple[List[Floats2d], Callable[[List[Floats2d]], List[Floats3d]]]:
@@ -117,8 +113,8 @@ def _forward(
         var = ((Xc - mean) ** 2).mean(axis=(1, 2), keepdims=True)
         std = xp.sqrt(var + LN_EPS)
         Xc = (Xc - mean) / std
-    s: Any = softmax1d(W, xp)
-    mixed = xp.tensordot(s, Xc, axes=(0, 0))  # (n_tokens, width)
+    s: Any = softmax_weights(W, xp)
+    mixed = weighted_sum(s, Xc, xp)  # (n_tokens, width)
     Yc = gamma * mixed
     rate = model.attrs["mix_dropout"] if is_train else 0.0
     mask = ops.get_dropout_mask(Yc.shape, rate) if rate else None
@@ -131,15 +127,23 @@ def _forward(
         if mask is not None:
             dYc = dYc * mask
         if model.attrs["trainable"]:
+            # Y = gamma * mixed, so dgamma = sum(dY * mixed).
             d_gamma = float((dYc * mixed).sum())
+            # mixed = sum_j s_j * X_j, so ds_j = gamma * sum(dY * X_j). Through the
+            # softmax (Jacobian diag(s) - s s^T): dw = s * (ds - sum_k s_k * ds_k);
+            # the L2 term l2_coef * sum(w ** 2) adds 2 * l2_coef * w.
             d_s = gamma * xp.tensordot(Xc, dYc, axes=([1, 2], [0, 1]))  # (n_layers,)
             dW = s * (d_s - (s * d_s).sum())
             dW = dW + 2.0 * model.attrs["l2_coef"] * W
             model.inc_grad("W", dW.astype("float32"))
             model.inc_grad("gamma", ops.asarray1f([d_gamma]))
+        # Each layer's share of the mix: dX_j = gamma * s_j * dY.
         dXc = gamma * s[:, None, None] * dYc[None]
         if std is not None:
-            # Through (x - mean) / std, with mean and var over all of a layer's elements.
+            # Through x_hat = (x - mean) / std (Xc holds x_hat here), with mean and var
+            # over all N elements of a layer: dx = (dx_hat - mean(dx_hat)
+            # - x_hat * mean(dx_hat * x_hat)) / std; the two means are the gradient
+            # through the mean and through the variance.
             dXc = (
                 dXc
                 - dXc.mean(axis=(1, 2), keepdims=True)
