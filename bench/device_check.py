@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from spacy_elmo import ElmoBiLM, ElmoOptions, load_weights_files, save_weights_files  # noqa: E402
 from spacy_elmo.bilm.options import PUBLISHED_OPTIONS  # noqa: E402
+from spacy_elmo.pipeline.layers import get_bilm  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "elmo"
 
@@ -67,7 +68,7 @@ def component(device: str) -> None:
             nlp = spacy.blank("en")
             config = {"weights": tmp, "layers": "all", "model": {"mixed_precision": mixed}}
             nlp.add_pipe("elmo", config=config)
-            bilm = nlp.get_pipe("elmo").model.shims[0]._model
+            bilm = get_bilm(nlp.get_pipe("elmo").model)
             got = [d._.elmo.layers for d in nlp.pipe(texts)]
             diff = max(float(np.abs(a - b).max()) for a, b in zip(got, expected))
             print(
