@@ -32,9 +32,9 @@ from bench.text import docstring_paragraphs  # noqa: E402
 from spacy_elmo.bilm.options import make_options  # noqa: E402
 from spacy_elmo.pretrain.config import load_config  # noqa: E402
 from spacy_elmo.pretrain.corpus import sentence_pipeline, tokenize_files  # noqa: E402
+from spacy_elmo.pretrain.optim import make_optimizer  # noqa: E402
 from spacy_elmo.pretrain.trainer import (  # noqa: E402
     build_model,
-    make_optimizer,
     train_step,
     training_batcher,
 )

@@ -20,11 +20,11 @@ import torch
 
 from spacy_elmo.pretrain.config import load_config
 from spacy_elmo.pretrain.corpus import sentence_pipeline, tokenize_files
+from spacy_elmo.pretrain.optim import make_optimizer  # noqa: E402
 from spacy_elmo.pretrain.trainer import (
     build_model,
     evaluate,
     heldout_batcher,
-    make_optimizer,
     train_step,
     training_batcher,
 )

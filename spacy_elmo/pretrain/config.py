@@ -11,6 +11,7 @@ from typing import Any, Dict, Optional
 from thinc.api import Config
 
 from ..bilm.options import PUBLISHED_OPTIONS
+from .optim import LR_DECAYS, OPTIMIZERS
 
 # The model sections of the presets: make_options' arguments.
 CPU_FILTERS = [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256]]
@@ -74,6 +75,9 @@ dropout = 0.1
 optimizer = "adagrad"
 learn_rate = 0.2
 initial_accumulator = 1.0
+weight_decay = 0.0
+warmup_steps = 0
+lr_decay = "constant"
 clip_norm = 10.0
 max_epochs = 10
 max_steps = 0
@@ -96,7 +100,6 @@ NULLABLE = {
     ("model", "cell_clip"),
     ("model", "proj_clip"),
 }
-OPTIMIZERS = ("adagrad", "adam")
 
 
 def default_config(preset: str = "cpu") -> Config:
@@ -177,8 +180,9 @@ def _check_types(config: Config) -> None:
                 raise ValueError(
                     f"[{section}] {key} must be a {type(expected).__name__}, found {value!r}"
                 )
-    if config["training"]["optimizer"] not in OPTIMIZERS:
-        raise ValueError(
-            f"[training] optimizer must be one of {', '.join(OPTIMIZERS)}, "
-            f"found {config['training']['optimizer']!r}"
-        )
+    for key, allowed in (("optimizer", OPTIMIZERS), ("lr_decay", LR_DECAYS)):
+        if config["training"][key] not in allowed:
+            raise ValueError(
+                f"[training] {key} must be one of {', '.join(allowed)}, "
+                f"found {config['training'][key]!r}"
+            )

@@ -2,11 +2,10 @@
 the biLM of `init_weights` to adapt, with a new softmax or the one saved beside it."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict
+from typing import Callable
 
 import torch
 from thinc.api import Config
-from torch import nn
 
 from ..bilm.model import ElmoBiLM
 from ..bilm.options import ElmoOptions, make_options
@@ -33,17 +32,6 @@ def build_model(config: Config, vocab: Vocabulary, log: Log) -> BiLanguageModel:
     if init is not None:
         _init_softmax(softmax, Path(str(init)), vocab, log)
     return BiLanguageModel(bilm, softmax, config["training"]["dropout"])
-
-
-def make_optimizer(model: nn.Module, training: Dict[str, Any]) -> torch.optim.Optimizer:
-    """The optimiser of [training]: Adagrad (the recipe's) or Adam."""
-    if training["optimizer"] == "adagrad":
-        return torch.optim.Adagrad(
-            model.parameters(),
-            lr=training["learn_rate"],
-            initial_accumulator_value=training["initial_accumulator"],
-        )
-    return torch.optim.Adam(model.parameters(), lr=training["learn_rate"])
 
 
 def _softmax(config: Config, n_words: int, dim: int) -> LMSoftmax:

@@ -36,9 +36,10 @@ from .distributed import (
     process_device,
     wrap_model,
 )
-from .initial_model import build_model, make_optimizer
+from .initial_model import build_model
 from .model_files import VOCAB_FILE, export_model
 from .objective import BiLanguageModel, WindowResult
+from .optim import learn_rate, make_optimizer, run_done, set_learn_rate
 from .output_dir import CORPUS_DIR, append_log, check_output_dir, save_config, truncate_log
 from .vocab import Vocabulary, unigram_log_probs, unigram_perplexity
 
@@ -103,12 +104,13 @@ class _Meter:
         """Start the next progress line's counts."""
         self.losses, self.since, self.tokens = [], now, 0
 
+    def session_seconds(self) -> float:
+        """Seconds since this session started."""
+        return time.perf_counter() - self.session_start
+
     def out_of_time(self) -> bool:
         """Whether this session has run for [training] max_minutes."""
-        return (
-            self.max_minutes > 0
-            and time.perf_counter() - self.session_start >= self.max_minutes * 60
-        )
+        return self.max_minutes > 0 and self.session_seconds() >= self.max_minutes * 60
 
 
 def pretrain(output: Path, config: Config, *, log: Log = print) -> Dict[str, Any]:
@@ -271,6 +273,8 @@ def _train(run: _Run, trained: nn.Module) -> None:
         if index == 0:
             position.lstm_state = None  # each epoch's streams start afresh
         window = batcher.window(epoch, index)
+        done = run_done(training, position.step, limit, meter.session_seconds())
+        set_learn_rate(run.optimizer, learn_rate(training, position.step, done))
         result = train_step(trained, run.optimizer, window, position.lstm_state, training)
         position.lstm_state = result.state
         position.step += 1
