@@ -58,7 +58,15 @@ ADAM = {
 # name -> (share of the budget, config overrides over the cpu preset)
 VARIANTS: Dict[str, Any] = {
     "cpu": (1.0, {}),
+    "cpu-b64": (0.5, {"training.batch_size": 64}),
+    "cpu-lstm1024": (0.5, {"model.dim": 1024}),
+    "adagrad-0.4": (0.5, {"training.learn_rate": 0.4}),
+    "adagrad-0.4-b64": (0.5, {"training.learn_rate": 0.4, "training.batch_size": 64}),
+    "adagrad-0.4-lstm1024": (0.5, {"training.learn_rate": 0.4, "model.dim": 1024}),
+    "adagrad-0.4-lstm256": (0.5, {"training.learn_rate": 0.4, "model.dim": 256}),
     "adam": (0.5, ADAM),
+    "adam-lr1e-3": (0.5, {**ADAM, "training.learn_rate": 0.001}),
+    "adamw-wd0.1": (0.5, {**ADAM, "training.optimizer": "adamw", "training.weight_decay": 0.1}),
     "adam-b64": (0.5, {**ADAM, "training.batch_size": 64}),
     "adam-b64-u10": (0.5, {**ADAM, "training.batch_size": 64, "training.unroll_steps": 10}),
     "adam-lstm1024": (0.5, {**ADAM, "model.dim": 1024}),
@@ -114,6 +122,7 @@ def run_variant(name: str, minutes: float, eval_minutes: float, work: Path, seed
     step = 0
     trained = 0.0  # seconds of training, the clock stopped while scoring
     next_eval = eval_minutes * 60.0
+    losses: List[float] = []  # training losses since the last score
     model.train()
     while True:
         epoch, index = divmod(step, batcher.windows_per_epoch)
@@ -121,8 +130,10 @@ def run_variant(name: str, minutes: float, eval_minutes: float, work: Path, seed
             state = None
         set_learn_rate(optimizer, learn_rate(training, step, trained / budget))
         start = time.perf_counter()
-        state = train_step(model, optimizer, batcher.window(epoch, index), state, training).state
+        result = train_step(model, optimizer, batcher.window(epoch, index), state, training)
         trained += time.perf_counter() - start
+        state = result.state
+        losses.append(result.loss.item())
         step += 1
         if trained >= next_eval or trained >= budget:
             ppl = evaluate(model, scorer)
@@ -134,11 +145,14 @@ def run_variant(name: str, minutes: float, eval_minutes: float, work: Path, seed
                 "perplexity": ppl["average"],
                 "forward": ppl["forward"],
                 "backward": ppl["backward"],
+                # with dropout, over the windows since the last score
+                "train_perplexity": math.exp(sum(losses) / len(losses)),
             }
+            losses = []
             points.append(point)
             print(
                 f"[{name}] {point['minutes']:5.1f} min  step {step:,}  "
-                f"held-out ppl {ppl['average']:.1f}",
+                f"held-out ppl {ppl['average']:.1f}  training ppl {point['train_perplexity']:.1f}",
                 flush=True,
             )
             next_eval += eval_minutes * 60.0
