@@ -92,14 +92,15 @@ def _one_line(error: Exception) -> str:
 
 
 def _check_output_file(output: Path, force: bool) -> None:
-    """Refuse an output that is a directory, has no existing parent or exists
-    (unless --force), before any work is done."""
-    if output.is_dir():
-        raise typer.BadParameter(f"{output} is a directory: name the hdf5 file to write")
-    if not output.parent.is_dir():
-        raise typer.BadParameter(f"{output.parent} does not exist: create it first")
-    if output.exists() and not force:
+    """Refuse an output that exists (unless --force), is a directory or has no
+    directory to go in, before any work is done."""
+    if output.exists() and not output.is_dir() and not force:
         raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
+    with _user_errors():
+        if output.is_dir():
+            raise ValueError(f"{output} is a directory: name the hdf5 file to write")
+        if not output.parent.is_dir():
+            raise ValueError(f"{output.parent} is not an existing directory: create it first")
 
 
 def _parse_shard(shard: Optional[str]) -> Tuple[int, int]:

@@ -294,15 +294,19 @@ def _check_shards(shards: Sequence[Path]) -> Tuple[str, Dict[str, str]]:
 
 def _whole_record(shards: Sequence[Path], attrs: Dict[Path, Dict[str, str]]) -> Dict[str, str]:
     """The record of the merged file, after checking each shard K/N is there once."""
-    parts = {s: tuple(int(x) for x in attrs[s]["shard"].split("/")) for s in shards}
-    totals = {n for _, n in parts.values()}
+    # A list, not a dict: the same file given twice must count twice.
+    parts: List[Tuple[Path, int, int]] = []
+    for shard in shards:
+        k, n = (int(x) for x in attrs[shard]["shard"].split("/"))
+        parts.append((shard, k, n))
+    totals = {n for _, _, n in parts}
     if len(totals) != 1:
         raise ValueError(
             f"The shards come from different --shard K/N splits: N in {sorted(totals)}"
         )
     n = totals.pop()
     found: Dict[int, Path] = {}
-    for shard, (k, _) in parts.items():
+    for shard, k, _ in parts:
         if k in found:
             raise ValueError(f"Shard {k}/{n} is given twice: {found[k]} and {shard}")
         found[k] = shard
