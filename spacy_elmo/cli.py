@@ -46,7 +46,7 @@ def demo(
     Without --weights it builds a tiny random-weight biLM, writes it in the original
     format (options.json + weights.hdf5) and loads it back through the resolver.
     """
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _user_errors():
         if weights is None:
             torch.manual_seed(0)
             model = ElmoBiLM(
@@ -75,12 +75,32 @@ def demo(
 
 @contextlib.contextmanager
 def _user_errors() -> Iterator[None]:
-    """Report bad input (files, options, weights) as one line and exit code 1."""
+    """Report bad input (files, options, weights) and file-system failures (no
+    permission, a read-only or full disk) as one line and exit code 1."""
     try:
         yield
-    except (ValueError, FileExistsError, FileNotFoundError, DownloadError) as e:
-        typer.echo(f"Error: {e}", err=True)
+    except (ValueError, OSError, DownloadError) as e:
+        typer.echo(f"Error: {_one_line(e)}", err=True)
         raise typer.Exit(1) from None
+
+
+def _one_line(error: Exception) -> str:
+    """An error's message on one line; an OSError's with the file it concerns."""
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        return f"{error.strerror}: {error.filename}"
+    return " ".join(str(error).split())
+
+
+def _check_output_file(output: Path, force: bool) -> None:
+    """Refuse an output that exists (unless --force), is a directory or has no
+    directory to go in, before any work is done."""
+    if output.exists() and not output.is_dir() and not force:
+        raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
+    with _user_errors():
+        if output.is_dir():
+            raise ValueError(f"{output} is a directory: name the hdf5 file to write")
+        if not output.parent.is_dir():
+            raise ValueError(f"{output.parent} is not an existing directory: create it first")
 
 
 def _parse_shard(shard: Optional[str]) -> Tuple[int, int]:
@@ -129,14 +149,17 @@ def embed(
     """
     from tqdm import tqdm
 
-    from .io.embed_file import embed_to_hdf5, make_reducer
+    from .io.atomic import remove_stale_temporaries
+    from .io.embed_file import embed_to_hdf5, input_record, make_reducer
     from .io.text import read_lines
 
-    if output.exists() and not force:
-        raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
+    _check_output_file(output, force)
     k, n = _parse_shard(shard)
     with _user_errors():
+        for stale in remove_stale_temporaries(output.parent, {output.name}):
+            typer.echo(f"Removed {stale}, left by an earlier run that was stopped")
         reducer = make_reducer(mode, [float(w) for w in mix.split(",")] if mix else None)
+        record = input_record(input_path, f"mix:{mix}" if mode == "mix" else mode, (k, n))
         embedder = ElmoEmbedder(
             weights,
             device=int(device) if device.isdigit() else device,
@@ -149,7 +172,13 @@ def embed(
     items = ((i, text, tokenize(text)) for i, text in lines if i % n == k)
     with _user_errors(), tqdm(unit=" sentences", desc="embed") as bar:
         count = embed_to_hdf5(
-            embedder, items, output, reducer=reducer, layout=layout, on_sentence=bar.update
+            embedder,
+            items,
+            output,
+            reducer=reducer,
+            layout=layout,
+            record=record,
+            on_sentence=bar.update,
         )
     typer.echo(f"Wrote {count} lines to {output}")
 
@@ -172,12 +201,16 @@ def merge(
     shards: List[Path] = typer.Argument(..., exists=True, help="Shard files from embed --shard"),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output"),
 ) -> None:
-    """Join the shards of an `embed --shard K/N` run into one file."""
+    """Join the shards of an `embed --shard K/N` run into one file: each shard of one
+    input exactly once."""
+    from .io.atomic import remove_stale_temporaries
     from .io.embed_file import merge_shards
 
-    if output.exists() and not force:
-        raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
+    _check_output_file(output, force)
+    if output.resolve() in {s.resolve() for s in shards}:
+        raise typer.BadParameter(f"{output} is one of the shards: write the merge elsewhere")
     with _user_errors():
+        remove_stale_temporaries(output.parent, {output.name})
         count = merge_shards(shards, output)
     typer.echo(f"Wrote {count} lines to {output}")
 
@@ -193,10 +226,10 @@ def info(weights: str = typer.Argument(..., help="Any weights reference")) -> No
     with _user_errors():
         options_path, weights_path = resolve_weights(weights)
         bilm = load_bilm((options_path, weights_path))
-    digest = hashlib.sha256()
-    with weights_path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+        digest = hashlib.sha256()
+        with weights_path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     o = bilm.options
     typer.echo(f"options:    {options_path}")
     typer.echo(f"weights:    {weights_path}")
@@ -242,11 +275,12 @@ def convert(
             raise typer.BadParameter(f"{output} is not empty; pass --force to overwrite it")
         from .pipeline.component import ElmoComponent
 
-        nlp = spacy.blank(lang)
-        component = nlp.add_pipe("elmo")
-        assert isinstance(component, ElmoComponent)
-        component.load_weights(bilm)
-        nlp.to_disk(output)
+        with _user_errors():
+            nlp = spacy.blank(lang)
+            component = nlp.add_pipe("elmo")
+            assert isinstance(component, ElmoComponent)
+            component.load_weights(bilm)
+            nlp.to_disk(output)
     else:
         raise typer.BadParameter(f"--to must be files or pipeline, got {to!r}")
     typer.echo(f"Wrote {output}")
@@ -267,10 +301,6 @@ def download(
     with _user_errors():
         directory = download_model(name, cache=cache, base_url=base_url, force=force)
     typer.echo(f"{name} is in {directory}")
-
-
-if __name__ == "__main__":
-    app()
 
 
 @app.command(
@@ -375,3 +405,7 @@ def perplexity(
         train = TokenizedText.from_disk(train_corpus)
         unigram = unigram_perplexity(unigram_log_probs(vocab, train), vocab, tokens)
         typer.echo(f"unigram perplexity:  {unigram:.2f} (same vocabulary, training counts)")
+
+
+if __name__ == "__main__":
+    app()

@@ -49,3 +49,18 @@ def test_failed_write_leaves_the_old_file(tmp_path, umask):
             raise RuntimeError("interrupted")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_failed_rename_leaves_no_temporary(tmp_path, umask, monkeypatch):
+    """When the finished file cannot be put in place, the temporary goes too."""
+    from spacy_elmo.io import atomic
+
+    def refuse(source, target):
+        raise PermissionError(13, "Permission denied", str(target))
+
+    monkeypatch.setattr(atomic.os, "replace", refuse)
+    target = tmp_path / "out.txt"
+    with pytest.raises(PermissionError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("data")
+    assert list(tmp_path.iterdir()) == []

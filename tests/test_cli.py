@@ -1,7 +1,9 @@
+import errno
 import shutil
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from spacy_elmo import load_bilm
@@ -29,8 +31,8 @@ def test_demo_with_given_weights(fixtures_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "3 layers of 32 dims" in result.output
     result = CliRunner().invoke(app, ["demo", "--weights", str(tmp_path / "missing")])
-    assert result.exit_code != 0
-    assert "ELMo weights not found" in str(result.exception)
+    assert result.exit_code == 1
+    assert "Error: ELMo weights not found" in result.output
 
 
 def test_console_script_is_installed(tmp_path, tiny_bilm):
@@ -45,3 +47,66 @@ def test_console_script_is_installed(tmp_path, tiny_bilm):
     )
     assert result.returncode == 0, result.stderr
     assert "output:     3 layers of 16" in result.stdout
+
+
+def one_line_error(result) -> str:
+    """The CLI's error line, after checking it is the only one and no traceback."""
+    assert result.exit_code == 1, result.output
+    assert (
+        "Traceback" not in result.output
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+def cli_commands(tmp, weights, out):
+    """Every CLI command that writes, writing to `out`."""
+    (tmp / "in.txt").write_text("The bank .\nHello\n", encoding="utf8")
+    return {
+        "embed": ["embed", str(tmp / "in.txt"), str(out), "-w", weights],
+        "convert": ["convert", weights, str(out)],
+        "convert-pipeline": ["convert", weights, str(out), "--to", "pipeline"],
+        "demo": ["demo", "--out", str(out)],
+        "pretrain-config": ["pretrain-config", str(out), "--preset", "tiny"],
+        "pretrain": ["pretrain", str(out), "--preset", "tiny", "--train", str(tmp / "in.txt")],
+        "download": ["download", "small", "--cache", str(out), "--base-url", "http://127.0.0.1:9"],
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["embed", "convert", "convert-pipeline", "demo", "pretrain-config", "pretrain", "download"],
+)
+def test_unusable_output_location_is_one_line(tmp_path, tiny_bilm, command):
+    """An output under a path that is a file (as under a missing or read-only
+    directory) is one `Error:` line and exit code 1, never a traceback."""
+    from spacy_elmo import save_weights_files
+
+    save_weights_files(tiny_bilm, tmp_path / "bilm")
+    (tmp_path / "a-file").write_text("not a directory")
+    args = cli_commands(tmp_path, str(tmp_path / "bilm"), tmp_path / "a-file" / "out")
+    line = one_line_error(CliRunner().invoke(app, args[command]))
+    assert "a-file" in line or "directory" in line, line
+
+
+@pytest.mark.parametrize("command", ["embed", "convert", "convert-pipeline", "demo"])
+def test_failed_write_is_one_line(tmp_path, tiny_bilm, monkeypatch, command):
+    """A file that cannot be put in place (here: no space left as it is renamed) is
+    one line, and leaves no temporary."""
+    from spacy_elmo import save_weights_files
+    from spacy_elmo.io import atomic
+
+    save_weights_files(tiny_bilm, tmp_path / "bilm")
+    out = tmp_path / "out"
+    args = cli_commands(tmp_path, str(tmp_path / "bilm"), out)[command]
+
+    def full(source, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(atomic.os, "replace", full)
+    line = one_line_error(CliRunner().invoke(app, args))
+    assert line.startswith("Error: No space left on device: "), line
+    assert not [p for p in tmp_path.rglob(".*.tmp")]

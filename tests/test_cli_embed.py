@@ -47,7 +47,7 @@ def test_embed_per_line_like_allennlp(setup):
             assert f[str(i)].shape == (3, len(LINES[i].split()), 16)
             np.testing.assert_allclose(f[str(i)][()], layers, atol=1e-5)
         mapping = json.loads(f["sentence_to_index"][0])
-    assert mapping["Hello"] == 3 and mapping[""] == 1
+    assert mapping["Hello"] == "3" and mapping[""] == "1"
     assert not list(tmp.glob(".*"))
 
 
@@ -190,3 +190,108 @@ def test_embed_with_vocabulary(setup):
     with h5py.File(tmp / "out.hdf5", "r") as f:
         for i, layers in enumerate(expected_layers(weights)):
             np.testing.assert_allclose(f[str(i)][()], layers, atol=1e-5)
+
+
+def test_sentence_index_is_allennlps(setup):
+    """sentence_to_index maps each stripped line to its dataset key, as a string, so
+    AllenNLP-style code `f[index[sentence]]` reads it; a blank line maps "" to a
+    0-token dataset."""
+    tmp, weights = setup
+    (tmp / "in.txt").write_text("  The bank .  \n\nHello\n", encoding="utf8")
+    run("embed", tmp / "in.txt", tmp / "out.hdf5", "--weights", weights)
+    with h5py.File(tmp / "out.hdf5", "r") as f:
+        index = json.loads(f["sentence_to_index"][0])
+        assert index == {"The bank .": "0", "": "1", "Hello": "2"}
+        assert f[index["The bank ."]].shape == (3, 3, 16)
+        assert f[index[""]].shape == (3, 0, 16)
+        assert f.attrs["shard"] == "0/1" and f.attrs["mode"] == "all"
+        assert f.attrs["input"] == "in.txt" and len(f.attrs["input_sha256"]) == 64
+
+
+def embed_shards(tmp, weights, layout, text="in.txt", n=2, prefix="s"):
+    paths = []
+    for k in range(n):
+        path = tmp / f"{prefix}-{layout}-{k}.hdf5"
+        run("embed", tmp / text, path, "-w", weights, "--layout", layout, "--shard", f"{k}/{n}")
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("layout", ["per-line", "concat"])
+def test_merge_takes_each_shard_of_one_input_once(setup, layout):
+    tmp, weights = setup
+    s0, s1 = embed_shards(tmp, weights, layout)
+    out = tmp / "merged.hdf5"
+    for shards, message in [
+        ([s0, s0], "twice"),  # the same shard twice
+        ([s0], "missing: 1/2"),  # a shard left out
+    ]:
+        result = run("merge", out, *shards, check=False)
+        assert result.returncode == 1, result.stdout
+        assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert "Traceback" not in result.stderr and not out.exists()
+    (tmp / "other.txt").write_text("Another text\nentirely\n", encoding="utf8")
+    (o1,) = embed_shards(tmp, weights, layout, text="other.txt", prefix="o")[1:]
+    result = run("merge", out, s0, o1, check=False)
+    assert result.returncode == 1 and "input_sha256" in result.stderr
+    run("merge", out, s1, s0)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["n_lines"] == len(LINES) and f.attrs["shard"] == "0/1"
+    assert not list(tmp.glob(".*.tmp"))
+
+
+def test_merge_reads_files_written_before_shard_records(setup):
+    """Older shards (integer sentence_to_index values, no records) still merge, and a
+    line in two of them is refused."""
+    tmp, weights = setup
+    shards = embed_shards(tmp, weights, "per-line")
+    for shard in shards:
+        with h5py.File(shard, "a") as f:
+            index = {k: int(v) for k, v in json.loads(f["sentence_to_index"][0]).items()}
+            del f["sentence_to_index"]
+            f.create_dataset("sentence_to_index", data=[json.dumps(index)])
+            for key in ("shard", "mode", "input", "input_sha256"):
+                del f.attrs[key]
+    run("merge", tmp / "merged.hdf5", *shards)
+    with h5py.File(tmp / "merged.hdf5", "r") as f:
+        index = json.loads(f["sentence_to_index"][0])
+        assert index["Hello"] == "3" and f[index["Hello"]].shape == (3, 1, 16)
+    result = run("merge", tmp / "again.hdf5", shards[0], shards[0], check=False)
+    assert result.returncode == 1 and "Line 0 is in both" in result.stderr
+
+
+def test_embed_cleans_up_and_checks_its_output_first(setup):
+    """A temporary left by a killed run is removed by the next; an output that is a
+    directory is refused before any work, leaving nothing behind."""
+    tmp, weights = setup
+    stale = tmp / ".out.hdf5.k1ll3d.tmp"
+    stale.write_bytes(b"\0" * 1000)
+    result = run("embed", tmp / "in.txt", tmp / "out.hdf5", "-w", weights)
+    assert not stale.exists() and "Removed" in result.stdout
+    (tmp / "outdir").mkdir()
+    result = run("embed", tmp / "in.txt", tmp / "outdir", "-w", weights, "--force", check=False)
+    assert result.returncode != 0 and "is a directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list(tmp.glob(".*.tmp")) and not list((tmp / "outdir").iterdir())
+
+
+def test_unwritable_output_is_one_line(setup, monkeypatch):
+    """A write that fails with no permission (or a read-only or full disk) is one
+    line and exit code 1, with the temporary removed."""
+    from typer.testing import CliRunner
+
+    from spacy_elmo.cli import app
+    from spacy_elmo.io import embed_file
+
+    tmp, weights = setup
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp / "out.hdf5"))
+
+    monkeypatch.setattr(embed_file, "_write", refuse)
+    result = CliRunner().invoke(
+        app, ["embed", str(tmp / "in.txt"), str(tmp / "out.hdf5"), "-w", weights]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"Error: Permission denied: {tmp / 'out.hdf5'}"
+    assert not list(tmp.glob(".*.tmp")) and not (tmp / "out.hdf5").exists()

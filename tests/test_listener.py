@@ -417,17 +417,19 @@ def test_listener_without_upstream_elmo(weights_dir):
 
 
 def test_listener_width_mismatch(weights_dir):
-    with pytest.raises(ValueError, match="listens to 'elmo' with width = 32.*set width = 16"):
+    """The error names the config key and the flag a `spacy train` user types."""
+    message = "listens to 'elmo' with width = 32.*set width = 16.*--variables.elmo_width 16"
+    with pytest.raises(ValueError, match=message):
         make_nlp(weights_dir, width=32)
     nlp = make_nlp(weights_dir, width=32, weights_in_config=False)  # weights at initialize
     nlp.config["initialize"]["components"]["elmo"] = {"weights": weights_dir}
-    with pytest.raises(ValueError, match="set width = 16"):
+    with pytest.raises(ValueError, match="set width = 16.*--variables.elmo_width 16"):
         nlp.initialize(lambda: examples(nlp))
 
 
 def test_missing_weights_at_initialize(weights_dir):
     nlp = make_nlp(weights_dir, weights_in_config=False)
-    with pytest.raises(ValueError, match="has no weights yet"):
+    with pytest.raises(ValueError, match=r"has no weights yet.*weights = .*--paths.elmo_weights"):
         nlp.initialize(lambda: examples(nlp))
 
 

@@ -178,7 +178,14 @@ def test_error_options_for_another_model(saved, tmp_path):
             lambda o: o["char_cnn"].update(n_characters=300),
             "char_cnn.n_characters must be 261 or 262",
         ),
-        (lambda o: o["lstm"].update(cell_clip=-1), "lstm.cell_clip must be a non-negative"),
+        (lambda o: o["lstm"].update(cell_clip=-1), "lstm.cell_clip must be a finite non-neg"),
+        (lambda o: o["lstm"].update(proj_clip=float("nan")), "lstm.proj_clip must be a finite"),
+        (
+            lambda o: o["lstm"].update(use_skip_connections="false"),
+            "lstm.use_skip_connections must be bool, found str 'false'",
+        ),
+        (lambda o: o["char_cnn"].update(filters=[[True, 4]]), r"char_cnn.filters\[0\]"),
+        (lambda o: o["char_cnn"].update(n_highway=-1), "char_cnn.n_highway must be 0 or more"),
     ],
 )
 def test_error_bad_options(saved, edit, message):
@@ -219,3 +226,43 @@ def test_bytes_round_trip(fixtures_dir, tmp_path):
         bilm_from_bytes(model.options.raw, b"nonsense", "in memory")
     with pytest.raises(ElmoFormatError, match="in memory: cannot read the HDF5 weights"):
         bilm_from_bytes(model.options.raw, data[: len(data) // 2], "in memory")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_error_non_finite_weights(saved, value):
+    """A NaN or inf in any dataset is refused at load, naming file and dataset."""
+    with h5py.File(saved[1], "a") as f:
+        data = f["CNN_proj/W_proj"][()]
+        data[3, 1] = value
+        f["CNN_proj/W_proj"][...] = data
+    with pytest.raises(ElmoFormatError, match=r"weights.hdf5: dataset CNN_proj/W_proj holds 1 "):
+        load(saved)
+
+
+# The options files AllenNLP published, as they are written there (one JSON object;
+# the clips are JSON integers).
+PUBLISHED_TEMPLATE = (
+    '{"lstm": {"use_skip_connections": true, "projection_dim": PROJ, "cell_clip": 3, '
+    '"proj_clip": 3, "dim": DIM, "n_layers": 2}, "char_cnn": {"activation": "relu", '
+    '"filters": [[1, 32], [2, 32], [3, 64], [4, 128], [5, 256], [6, 512], [7, 1024]], '
+    '"n_highway": HIGHWAY, "embedding": {"dim": 16}, "n_characters": 262, '
+    '"max_characters_per_token": 50}}'
+)
+PUBLISHED_JSON = {
+    name: PUBLISHED_TEMPLATE.replace("PROJ", proj).replace("DIM", dim).replace("HIGHWAY", hw)
+    for name, (proj, dim, hw) in {
+        "small": ("128", "1024", "1"),
+        "medium": ("256", "2048", "1"),
+        "original": ("512", "4096", "2"),
+        "original-5.5B": ("512", "4096", "2"),
+    }.items()
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_JSON))
+def test_every_published_options_file_loads(name):
+    from spacy_elmo import ElmoOptions
+
+    parsed = ElmoOptions.from_dict(json.loads(PUBLISHED_JSON[name]), name)
+    assert parsed.use_skip_connections is True and parsed.cell_clip == 3.0
+    assert parsed.n_characters == 262 and parsed.max_characters_per_token == 50

@@ -1,6 +1,7 @@
 """ELMo model options: the `options.json` schema, its validation, published sizes."""
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -104,7 +105,7 @@ class ElmoOptions:
             if (
                 not isinstance(pair, (list, tuple))
                 or len(pair) != 2
-                or not all(isinstance(v, int) and v > 0 for v in pair)
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in pair)
             ):
                 raise ElmoFormatError(
                     f"{source}: char_cnn.filters[{i}] must be [width, n_filters] "
@@ -134,7 +135,7 @@ class ElmoOptions:
         return cls(
             char_dim=_positive(embedding, "dim", source, "char_cnn.embedding."),
             filters=tuple(filters),
-            n_highway=_get(cnn, "n_highway", source, "char_cnn.", int),
+            n_highway=_non_negative(cnn, "n_highway", source, "char_cnn."),
             activation=activation,
             n_characters=n_characters,
             max_characters_per_token=max_chars,
@@ -143,7 +144,7 @@ class ElmoOptions:
             n_layers=_positive(lstm, "n_layers", source, "lstm."),
             cell_clip=_clip(lstm, "cell_clip", source),
             proj_clip=_clip(lstm, "proj_clip", source),
-            use_skip_connections=bool(lstm.get("use_skip_connections", False)),
+            use_skip_connections=_flag(lstm, "use_skip_connections", source, "lstm."),
             raw=copy.deepcopy(options),
         )
 
@@ -173,12 +174,31 @@ def _positive(d: Dict[str, Any], key: str, source: str, prefix: str) -> int:
     return value
 
 
+def _non_negative(d: Dict[str, Any], key: str, source: str, prefix: str) -> int:
+    value = _get(d, key, source, prefix, int)
+    if value < 0:
+        raise ElmoFormatError(f"{source}: {prefix}{key} must be 0 or more, found {value}")
+    return value
+
+
+def _flag(d: Dict[str, Any], key: str, source: str, prefix: str) -> bool:
+    """A true/false option; absent means false (bilm-tf's default)."""
+    if key not in d:
+        return False
+    return _get(d, key, source, prefix, bool)
+
+
 def _clip(lstm: Dict[str, Any], key: str, source: str) -> Optional[float]:
     value = lstm.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise ElmoFormatError(
-            f"{source}: lstm.{key} must be a non-negative number, found {value!r}"
+            f"{source}: lstm.{key} must be a finite non-negative number, found {value!r}"
         )
     return float(value)

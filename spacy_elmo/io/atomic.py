@@ -5,7 +5,7 @@ import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any, Collection, List
 
 
 class atomic_path:
@@ -23,12 +23,16 @@ class atomic_path:
         return self.tmp
 
     def __exit__(self, exc_type: Any, *args: Any) -> None:
-        if exc_type is None:
+        if exc_type is not None:
+            self.tmp.unlink(missing_ok=True)
+            return
+        try:
             # mkstemp makes its file 0600: give it the mode a plain write would.
             os.chmod(self.tmp, _ordinary_mode(self.path))
             os.replace(self.tmp, self.path)
-        else:
+        except BaseException:
             self.tmp.unlink(missing_ok=True)
+            raise
 
 
 def _ordinary_mode(path: Path) -> int:
@@ -46,10 +50,16 @@ def _ordinary_mode(path: Path) -> int:
 TEMPORARY_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.tmp$")
 
 
-def remove_stale_temporaries(directory: Path, names: Collection[str]) -> None:
+def remove_stale_temporaries(directory: Path, names: Collection[str]) -> List[Path]:
     """Delete the temporaries `atomic_path` left in `directory` for the given file
-    names when its process was killed mid-write (no other file is touched)."""
+    names when its process was killed mid-write (no other file is touched).
+
+    RETURNS (List[Path]): The files deleted.
+    """
+    removed = []
     for path in directory.glob(".*.tmp"):
         match = TEMPORARY_NAME.match(path.name)
         if match and match.group("name") in names and path.is_file():
             path.unlink()
+            removed.append(path)
+    return removed

@@ -1,10 +1,29 @@
 """Embed a text file, one sentence per line, into an hdf5 file (the AllenNLP
-`elmo` command's format, or a scalable concatenated layout), and merge shards."""
+`elmo` command's format, or a scalable concatenated layout), and merge shards.
 
+Every file records what it holds in its attributes: `layout`, `n_lines`, `mode`
+(the stored layers), `shard` ("K/N": lines i with i % N == K; "0/1" for a whole
+file), and `input` and `input_sha256` (the text it was embedded from), so that
+`merge_shards` can require each shard of one input exactly once.
+"""
+
+import hashlib
 import json
 from collections import deque
 from pathlib import Path
-from typing import Callable, Deque, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (
+    Callable,
+    Deque,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+)
 
 import h5py
 import numpy as np
@@ -15,6 +34,8 @@ from .embedder import ElmoEmbedder
 
 Reducer = Callable[[np.ndarray], np.ndarray]
 LAYOUTS = ("per-line", "concat")
+# The attributes that say which shard of which input a file holds.
+RECORD_KEYS = ("mode", "shard", "input", "input_sha256")
 
 
 def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Reducer:
@@ -36,6 +57,26 @@ def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Re
     raise ValueError(f"Unknown mode {mode!r}: expected all, top, average or mix")
 
 
+def input_record(path: Path, mode: str, shard: Tuple[int, int]) -> Dict[str, str]:
+    """The attributes that identify a file's content: the stored layers, the shard
+    and the input text (by name and SHA-256 of its bytes).
+
+    mode (str): The stored layers, e.g. "all" or "mix:0.2,0.3,0.5".
+    shard (Tuple[int, int]): (K, N).
+    RETURNS (Dict[str, str]): The record, for `embed_to_hdf5`'s `record`.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return {
+        "mode": mode,
+        "shard": f"{shard[0]}/{shard[1]}",
+        "input": path.name,
+        "input_sha256": digest.hexdigest(),
+    }
+
+
 def embed_to_hdf5(
     embedder: ElmoEmbedder,
     items: Iterable[Tuple[int, str, List[str]]],
@@ -43,16 +84,20 @@ def embed_to_hdf5(
     *,
     reducer: Reducer,
     layout: str = "per-line",
+    record: Optional[Mapping[str, str]] = None,
     on_sentence: Optional[Callable[[], None]] = None,
 ) -> int:
     """Embed (line index, text, tokens) items into `output`, written to a temporary
     name and renamed when complete, so a killed run never leaves a partial file.
 
     layout (str): "per-line": one dataset per line keyed by its line index, plus
-        `sentence_to_index` (AllenNLP's format; that map is kept in memory);
-        "concat": `vectors` (all tokens of all lines, concatenated on the token
-        axis), `offsets` (n_lines + 1) and `line_index`: memory independent of the
-        input size, and it scales to any number of lines.
+        `sentence_to_index` (AllenNLP's format: each stripped line -> its dataset
+        key, a string; a blank line has a 0-token dataset and the key ""; that map
+        is kept in memory); "concat": `vectors` (all tokens of all lines,
+        concatenated on the token axis), `offsets` (n_lines + 1) and `line_index`:
+        memory independent of the input size, and it scales to any number of lines.
+    record (Optional[Mapping[str, str]]): Attributes identifying the content
+        (`input_record`); `merge_shards` needs them.
     RETURNS (int): Number of lines written.
     """
     if layout not in LAYOUTS:
@@ -65,7 +110,10 @@ def embed_to_hdf5(
 
     pending: Deque[Tuple[int, str, List[str]]] = deque()
     with atomic_path(output) as tmp:
-        return _write(embedder, tokens_of(pending), pending, tmp, reducer, layout, on_sentence)
+        n_lines = _write(embedder, tokens_of(pending), pending, tmp, reducer, layout, on_sentence)
+        with h5py.File(tmp, "a") as f:
+            f.attrs.update(dict(record or {}))
+    return n_lines
 
 
 def _write(
@@ -94,8 +142,7 @@ def _write(
             if on_sentence is not None:
                 on_sentence()
         if writer is None:
-            mapping = {text: index for index, text in texts}
-            f.create_dataset("sentence_to_index", data=[json.dumps(mapping)])
+            _write_sentence_index(f, {text.strip(): str(index) for index, text in texts})
         else:
             writer.close()
         f.attrs["n_lines"] = n_lines
@@ -141,30 +188,41 @@ class _ConcatWriter:
         self.f.create_dataset("line_index", data=np.asarray(self.lines, dtype=np.int64))
 
 
+def _write_sentence_index(f: h5py.File, mapping: Mapping[str, str]) -> None:
+    """AllenNLP's `sentence_to_index`: one JSON string, sentence -> dataset key."""
+    f.create_dataset("sentence_to_index", data=[json.dumps(mapping)])
+
+
+def _read_sentence_index(f: h5py.File) -> Dict[str, str]:
+    """A file's `sentence_to_index`, with string keys (files written before they were
+    strings held integers)."""
+    return {k: str(v) for k, v in json.loads(f["sentence_to_index"][0]).items()}
+
+
 def merge_shards(shards: Sequence[Path], output: Path) -> int:
-    """Join shard files of one layout into one file, lines in input order.
+    """Join the shards of one input into one file, lines in input order.
+
+    Each shard must hold the same input, layout and layers, and each shard K of N
+    must be given exactly once; files without a shard record (written by older
+    versions) are merged when no line is in two of them.
 
     RETURNS (int): Number of lines in the merged file.
     """
-    layouts = set()
-    for shard in shards:
-        with h5py.File(shard, "r") as f:
-            layouts.add(str(f.attrs.get("layout", "")))
-    if len(layouts) != 1 or not layouts <= set(LAYOUTS):
-        raise ValueError(f"Shards must share one layout of {LAYOUTS}, found {sorted(layouts)}")
-    layout = layouts.pop()
+    layout, attrs = _check_shards(shards)
     n_lines = 0
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as out:
         if layout == "per-line":
-            mapping = {}
+            pairs: List[Tuple[str, str]] = []
             for shard in shards:
                 with h5py.File(shard, "r") as f:
                     for key in f:
                         if key != "sentence_to_index":
                             f.copy(f[key], out, name=key)
                             n_lines += 1
-                    mapping.update(json.loads(f["sentence_to_index"][0]))
-            out.create_dataset("sentence_to_index", data=[json.dumps(mapping)])
+                    pairs.extend(_read_sentence_index(f).items())
+            # In line order, so a repeated sentence maps to its last line, as unsharded.
+            pairs.sort(key=lambda pair: int(pair[1]))
+            _write_sentence_index(out, dict(pairs))
         else:
             entries: List[Tuple[int, int, int, int]] = []  # line, shard, start, end
             for s, shard in enumerate(shards):
@@ -185,6 +243,81 @@ def merge_shards(shards: Sequence[Path], output: Path) -> int:
                     f.close()
             writer.close()
             n_lines = len(entries)
+        out.attrs.update(attrs)
         out.attrs["n_lines"] = n_lines
         out.attrs["layout"] = layout
     return n_lines
+
+
+def _check_shards(shards: Sequence[Path]) -> Tuple[str, Dict[str, str]]:
+    """Check that the shards make one whole file: one layout, one input, each shard
+    once, no line twice. RETURNS the layout and the merged file's record."""
+    attrs: Dict[Path, Dict[str, str]] = {}
+    lines: Dict[Path, Set[int]] = {}
+    for shard in shards:
+        try:
+            with h5py.File(shard, "r") as f:
+                attrs[shard] = {k: str(v) for k, v in f.attrs.items()}
+                lines[shard] = _line_indices(f, attrs[shard].get("layout", ""))
+        except (OSError, KeyError) as e:
+            raise ValueError(f"{shard}: not a file written by `embed` ({e})") from None
+    layouts = {a.get("layout", "") for a in attrs.values()}
+    if len(layouts) != 1 or not layouts <= set(LAYOUTS):
+        raise ValueError(f"Shards must share one layout of {LAYOUTS}, found {sorted(layouts)}")
+    recorded = [s for s in shards if "shard" in attrs[s]]
+    if recorded and len(recorded) != len(shards):
+        old = ", ".join(str(s) for s in shards if s not in recorded)
+        raise ValueError(
+            f"{old}: no shard record (written by an older spacy-elmo): merge such files "
+            "only with each other, or embed them again"
+        )
+    record: Dict[str, str] = {}
+    if recorded:
+        for key in ("mode", "input_sha256"):
+            values = {attrs[s].get(key) for s in shards}
+            if len(values) != 1:
+                raise ValueError(
+                    f"The shards differ in '{key}' ({sorted(map(str, values))}): "
+                    "they were not embedded from one input the same way"
+                )
+        record = _whole_record(shards, attrs)
+    seen: Dict[int, Path] = {}
+    for shard in shards:
+        for line in lines[shard]:
+            if line in seen:
+                raise ValueError(
+                    f"Line {line} is in both {seen[line]} and {shard}: give each shard once"
+                )
+            seen[line] = shard
+    return layouts.pop(), record
+
+
+def _whole_record(shards: Sequence[Path], attrs: Dict[Path, Dict[str, str]]) -> Dict[str, str]:
+    """The record of the merged file, after checking each shard K/N is there once."""
+    # A list, not a dict: the same file given twice must count twice.
+    parts: List[Tuple[Path, int, int]] = []
+    for shard in shards:
+        k, n = (int(x) for x in attrs[shard]["shard"].split("/"))
+        parts.append((shard, k, n))
+    totals = {n for _, _, n in parts}
+    if len(totals) != 1:
+        raise ValueError(
+            f"The shards come from different --shard K/N splits: N in {sorted(totals)}"
+        )
+    n = totals.pop()
+    found: Dict[int, Path] = {}
+    for shard, k, _ in parts:
+        if k in found:
+            raise ValueError(f"Shard {k}/{n} is given twice: {found[k]} and {shard}")
+        found[k] = shard
+    missing = [f"{k}/{n}" for k in range(n) if k not in found]
+    if missing:
+        raise ValueError(f"Shards missing: {', '.join(missing)} (of {n})")
+    return {**{key: attrs[shards[0]][key] for key in RECORD_KEYS}, "shard": "0/1"}
+
+
+def _line_indices(f: h5py.File, layout: str) -> Set[int]:
+    """The input lines a file holds."""
+    if layout == "concat":
+        return {int(i) for i in f["line_index"][()]}
+    return {int(k) for k in f if k != "sentence_to_index"}

@@ -144,6 +144,12 @@ def _read_hdf5(model: ElmoBiLM, f: h5py.File, source: str, options_source: str) 
                 raise ElmoFormatError(
                     f"{source}: cannot read dataset {name} (truncated or corrupt file?): {e}"
                 ) from None
+            if not np.isfinite(data).all():
+                bad = int((~np.isfinite(data)).sum())
+                raise ElmoFormatError(
+                    f"{source}: dataset {name} holds {bad} non-finite values (NaN or inf); "
+                    "the weights are corrupt"
+                )
             setter(data)
 
 

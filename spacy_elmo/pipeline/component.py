@@ -191,7 +191,8 @@ class ElmoComponent(TrainablePipe):
                 f"{width}, but the biLM of '{self.name}' gives {bilm.output_dim}-wide "
                 f"layers: set width = {bilm.output_dim} in the ELMo listener's config "
                 f"([components.{component_name}.model...], "
-                '@architectures = "spacy-elmo.ElmoListener.v1")'
+                '@architectures = "spacy-elmo.ElmoListener.v1"; with the shipped configs, '
+                f"--variables.elmo_width {bilm.output_dim} on the spacy train command line)"
             )
         if listener.has_dim("nL") and listener.get_dim("nL") != bilm.n_output_layers:
             raise ValueError(

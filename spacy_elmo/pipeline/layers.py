@@ -22,7 +22,8 @@ Batch = List[int]  # segment indices
 NO_WEIGHTS = (
     "The ELMo biLM has no weights yet. Give the 'elmo' component a weights reference: "
     "in its config (weights = ...), at initialize ([initialize.components.{name}] "
-    "weights = ...), or with nlp.get_pipe('{name}').load_weights(...)."
+    "weights = ...; with the shipped configs, --paths.elmo_weights on the spacy train "
+    "command line), or with nlp.get_pipe('{name}').load_weights(...)."
 )
 
 

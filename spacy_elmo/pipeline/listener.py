@@ -236,7 +236,9 @@ def _features_init(model: Model, X: Any = None, Y: Any = None) -> None:
     if source.get_dim("nO") != width:
         raise ValueError(
             f"The ELMo features are configured with width = {width}, but the biLM gives "
-            f"{source.get_dim('nO')}-wide layers: set width = {source.get_dim('nO')}"
+            f"{source.get_dim('nO')}-wide layers: set width = {source.get_dim('nO')} "
+            f"(with the shipped configs, --variables.elmo_width {source.get_dim('nO')} on "
+            "the spacy train command line)"
         )
     if source.has_dim("nL"):
         mix.set_dim("nL", source.get_dim("nL"))
