@@ -91,9 +91,12 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
 
 
-def _check_output_file(output: Path, force: bool) -> None:
+def _prepare_output_file(output: Path, force: bool) -> None:
     """Refuse an output that exists (unless --force), is a directory or has no
-    directory to go in, before any work is done."""
+    directory to go in, before any work is done; remove the temporary a stopped run
+    left for it."""
+    from .io.atomic import remove_stale_temporaries
+
     if output.exists() and not output.is_dir() and not force:
         raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
     with _user_errors():
@@ -101,6 +104,8 @@ def _check_output_file(output: Path, force: bool) -> None:
             raise ValueError(f"{output} is a directory: name the hdf5 file to write")
         if not output.parent.is_dir():
             raise ValueError(f"{output.parent} is not an existing directory: create it first")
+        for stale in remove_stale_temporaries(output.parent, {output.name}):
+            typer.echo(f"Removed {stale}, left by an earlier run that was stopped")
 
 
 def _parse_shard(shard: Optional[str]) -> Tuple[int, int]:
@@ -149,15 +154,12 @@ def embed(
     """
     from tqdm import tqdm
 
-    from .io.atomic import remove_stale_temporaries
     from .io.embed_file import embed_to_hdf5, input_record, make_reducer
     from .io.text import read_lines
 
-    _check_output_file(output, force)
     k, n = _parse_shard(shard)
+    _prepare_output_file(output, force)
     with _user_errors():
-        for stale in remove_stale_temporaries(output.parent, {output.name}):
-            typer.echo(f"Removed {stale}, left by an earlier run that was stopped")
         reducer = make_reducer(mode, [float(w) for w in mix.split(",")] if mix else None)
         record = input_record(input_path, f"mix:{mix}" if mode == "mix" else mode, (k, n))
         embedder = ElmoEmbedder(
@@ -203,14 +205,12 @@ def merge(
 ) -> None:
     """Join the shards of an `embed --shard K/N` run into one file: each shard of one
     input exactly once."""
-    from .io.atomic import remove_stale_temporaries
     from .io.embed_file import merge_shards
 
-    _check_output_file(output, force)
     if output.resolve() in {s.resolve() for s in shards}:
         raise typer.BadParameter(f"{output} is one of the shards: write the merge elsewhere")
+    _prepare_output_file(output, force)
     with _user_errors():
-        remove_stale_temporaries(output.parent, {output.name})
         count = merge_shards(shards, output)
     typer.echo(f"Wrote {count} lines to {output}")
 
@@ -218,22 +218,19 @@ def merge(
 @app.command()
 def info(weights: str = typer.Argument(..., help="Any weights reference")) -> None:
     """Print a biLM's options, sizes, parameter count and weights checksum."""
-    import hashlib
     import json
 
+    from .io.embed_file import file_sha256
     from .io.references import load_bilm, resolve_weights
 
     with _user_errors():
         options_path, weights_path = resolve_weights(weights)
         bilm = load_bilm((options_path, weights_path))
-        digest = hashlib.sha256()
-        with weights_path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+        digest = file_sha256(weights_path)
     o = bilm.options
     typer.echo(f"options:    {options_path}")
     typer.echo(f"weights:    {weights_path}")
-    typer.echo(f"sha256:     {digest.hexdigest()}")
+    typer.echo(f"sha256:     {digest}")
     typer.echo(f"parameters: {sum(p.numel() for p in bilm.parameters()):,}")
     typer.echo(
         f"char CNN:   {o.char_dim}-dim chars, filters {[list(f) for f in o.filters]} "

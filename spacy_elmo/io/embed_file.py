@@ -65,16 +65,21 @@ def input_record(path: Path, mode: str, shard: Tuple[int, int]) -> Dict[str, str
     shard (Tuple[int, int]): (K, N).
     RETURNS (Dict[str, str]): The record, for `embed_to_hdf5`'s `record`.
     """
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
     return {
         "mode": mode,
         "shard": f"{shard[0]}/{shard[1]}",
         "input": path.name,
-        "input_sha256": digest.hexdigest(),
+        "input_sha256": file_sha256(path),
     }
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks, as hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def embed_to_hdf5(
