@@ -16,11 +16,11 @@ from thinc.util import to_numpy
 
 from ..bilm.scalar_mix import mix_layers
 from ..errors import ElmoFormatError
-from ..io.references import WeightsRef, load_bilm
+from ..io.references import DEFAULT_WEIGHTS, WeightsRef, load_bilm
 from ..io.weights import load_weights_files, save_weights_files
 from .doc_data import ElmoDocData
 from .extensions import LAYERS_EXTENSION, install_extensions, set_vector_hooks
-from .layers import NO_WEIGHTS, get_bilm, has_bilm, set_bilm
+from .layers import get_bilm, has_bilm, set_bilm
 from .listener import ElmoListener, replace_listener, replace_listener_cfg
 
 DEFAULT_CONFIG = """
@@ -69,7 +69,9 @@ def make_elmo(
     model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v2).
     weights (Optional[Union[str, List[str]]]): Load these weights now (any weights
         reference: a directory, an [options, weights] pair, a saved pipeline, a
-        published model's name). Leave empty to load them at initialize.
+        shipped or published model's name). Leave empty for the weights given at
+        initialize, else the biLM shipped in the package ("en-open-3m"), loaded
+        on first use.
     layers (Union[str, int]): What `doc._.elmo` keeps: "average" of the layers, "top",
         "mix" (softmax(mix_weights)-weighted sum), a layer index, or "all".
     mix_weights (Optional[List[float]]): Weights (before softmax) for "mix", one per layer.
@@ -211,7 +213,7 @@ class ElmoComponent(TrainablePipe):
         """Load the biLM's weights from any weights reference.
 
         weights: A directory with options.json + weights.hdf5, an [options, weights]
-            pair, a saved pipeline, a published model's name, or an ElmoBiLM.
+            pair, a saved pipeline, a shipped or published model's name, or an ElmoBiLM.
         """
         set_bilm(self.model, load_bilm(weights))
         self._check_layers()
@@ -224,8 +226,8 @@ class ElmoComponent(TrainablePipe):
         nlp: Optional[Language] = None,
         weights: WeightsSetting = None,
     ) -> None:
-        """Load the weights given here (from [initialize.components.NAME]) unless the
-        component has them already; fail clearly if it has none.
+        """Load the weights given here (from [initialize.components.NAME]); without
+        any, keep the weights the component has, else load the shipped biLM.
 
         get_examples (Callable[[], Iterable[Example]]): Unused: the biLM is pretrained.
         nlp (Optional[Language]): The pipeline.
@@ -233,14 +235,18 @@ class ElmoComponent(TrainablePipe):
         """
         if weights:
             self.load_weights(weights)
-        if not has_bilm(self.model):
-            raise ValueError(NO_WEIGHTS.format(name=self.name))
+        self._ensure_bilm()
         self._fit_listeners()
+
+    def _ensure_bilm(self) -> None:
+        """Load the shipped biLM if no weights were given."""
+        if not has_bilm(self.model):
+            self.load_weights(DEFAULT_WEIGHTS)
 
     def predict(self, docs: Iterable[Doc]) -> List[Floats3d]:
         """Every biLM layer of every token: per Doc (n_layers + 1, n_tokens, dim)."""
         docs = list(docs)
-        get_bilm(self.model)  # a clear error before any work when weights are missing
+        self._ensure_bilm()
         return self.model.predict(docs)
 
     def set_annotations(self, docs: Iterable[Doc], outputs: List[Floats3d]) -> None:
@@ -281,7 +287,7 @@ class ElmoComponent(TrainablePipe):
         docs = [eg.predicted for eg in examples]
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
-        get_bilm(self.model)
+        self._ensure_bilm()
         listeners = self.listeners
         fine_tune = any(listener.attrs["grad_factor"] for listener in listeners)
         outputs, bp_outputs = self._layers_for_update(docs, drop, fine_tune)

@@ -20,10 +20,9 @@ Segment = Tuple[int, np.ndarray, List[str]]  # doc index, token indices, token s
 Target = Tuple[int, torch.Tensor]  # doc index, token indices on the biLM's device
 Batch = List[int]  # segment indices
 NO_WEIGHTS = (
-    "The ELMo biLM has no weights yet. Give the 'elmo' component a weights reference: "
-    "in its config (weights = ...), at initialize ([initialize.components.{name}] "
-    "weights = ...; with the shipped configs, --paths.elmo_weights on the spacy train "
-    "command line), or with nlp.get_pipe('{name}').load_weights(...)."
+    "The ELMo biLM of '{name}' has no weights yet: run nlp.initialize() (it loads "
+    "[initialize.components.{name}] weights = ..., else the shipped biLM), or load "
+    "some with nlp.get_pipe('{name}').load_weights(...)."
 )
 
 
