@@ -177,13 +177,10 @@ def test_pipe_batches_match_single_docs(weights_dir):
         np.testing.assert_allclose(doc._.elmo.layers, nlp(text)._.elmo.layers, atol=1e-5)
 
 
-def test_no_weights_errors_say_how_to_load(tmp_path):
+def test_without_weights_the_shipped_bilm_loads_on_first_use(tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("elmo")
-    with pytest.raises(ValueError, match=r"has no weights yet.*\[initialize.components.elmo\]"):
-        nlp("Too early")
-    with pytest.raises(ValueError, match="has no weights yet"):
-        nlp.initialize()
+    assert nlp("The bank raised rates .")[1]._.elmo.shape == (256,)
     with pytest.raises(Exception, match="ELMo weights not found"):
         nlp.get_pipe("elmo").load_weights(str(tmp_path / "nothing" / "options.json"))
 
