@@ -285,7 +285,10 @@ def main(argv=None) -> int:
             f"`{args.bilm}` (no train_log.jsonl: weights not pretrained here).",
             "",
         ]
-    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    from spacy_elmo.io.atomic import atomic_path
+
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text("\n".join(md), encoding="utf-8")
     print(f"wrote {out / 'report.md'}")
     return 0
 

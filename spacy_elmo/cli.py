@@ -349,6 +349,7 @@ def pretrain_config(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
 ) -> None:
     """Write a preset's complete pretraining config, to edit and pass to `pretrain`."""
+    from .io.atomic import atomic_path
     from .pretrain.config import default_config
 
     with _user_errors():
@@ -358,7 +359,8 @@ def pretrain_config(
             return
         if output.exists() and not force:
             raise FileExistsError(f"{output} exists; pass --force to overwrite it")
-        output.write_text(text, encoding="utf8")
+        with atomic_path(output) as tmp:
+            tmp.write_text(text, encoding="utf8")
         typer.echo(f"Wrote the {preset!r} pretraining config to {output}")
 
 

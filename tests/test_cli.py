@@ -111,7 +111,9 @@ def test_unusable_output_location_is_one_line(tmp_path, tiny_bilm, command):
     assert "a-file" in line or "directory" in line, line
 
 
-@pytest.mark.parametrize("command", ["embed", "convert", "convert-pipeline", "info"])
+@pytest.mark.parametrize(
+    "command", ["embed", "convert", "convert-pipeline", "info", "pretrain-config", "pretrain"]
+)
 def test_failed_write_is_one_line(tmp_path, tiny_bilm, monkeypatch, command):
     """A file that cannot be put in place (here: no space left as it is renamed) is
     one line, and leaves no temporary."""
