@@ -3,11 +3,12 @@ tells what pretraining adds over the architecture itself.
 
     python scripts/random_bilm.py en-open-3m training/bilm_random --seed 0
 
-Reads the options.json of SOURCE (any weights reference), builds the biLM with PyTorch's default initialisation
-(the one `pretrain` starts from) under --seed, and writes OUTPUT/options.json +
-weights.hdf5. A frozen random biLM still turns each word's characters into features
-and mixes them over the sentence, so a task model that does as well with it as with
-the pretrained one has gained nothing from pretraining.
+Reads the options.json of SOURCE (any weights reference), builds the biLM with
+PyTorch's default initialisation (the one `pretrain` starts from) under --seed, and
+writes OUTPUT/options.json + weights.hdf5. A frozen random biLM still turns each
+word's characters into features and mixes them over the sentence, so a task model
+that does as well with it as with the pretrained one has gained nothing from
+pretraining.
 """
 
 import argparse
