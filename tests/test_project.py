@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 TASKS = ("ner", "textcat")
 REAL_TO_SMOKE = {
-    "pretrain-bilm": "smoke-pretrain",
+    "pretrain-release": "smoke-pretrain",
     "train-ner-baseline": "smoke-ner",
     "train-ner-elmo": "smoke-ner",
     "evaluate-ner": "smoke-ner",
