@@ -25,7 +25,9 @@ def demo(
     weights: Optional[str] = typer.Option(
         None, "--weights", "-w", help="Weights reference; default: the shipped biLM"
     ),
-    layer: str = typer.Option("top", "--layer", help="top | average | a layer index"),
+    layer: str = typer.Option(
+        "1", "--layer", help="A layer index (default: 1, the first LSTM layer), top or average"
+    ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads"),
 ) -> None:
     """Show ELMo telling word senses apart: bank, bass, bat and plant, four sentences

@@ -93,13 +93,14 @@ class SenseScore:
 def sense_scores(
     embedder: ElmoEmbedder,
     senses: Dict[str, Dict[str, List[str]]] = SENSES,
-    layer: Union[str, int] = "top",
+    layer: Union[str, int] = 1,
 ) -> List[SenseScore]:
     """Embed every sentence and compare each word's vectors within and across senses.
 
     embedder (ElmoEmbedder): The biLM to show.
     senses (Dict[str, Dict[str, List[str]]]): word -> sense -> sentences.
-    layer (Union[str, int]): "top", "average" of all layers, or a layer index.
+    layer (Union[str, int]): A layer index (default 1: the first LSTM layer),
+        "top" or "average" of all layers.
     RETURNS (List[SenseScore]): One per word, in the order of `senses`.
     """
     scores = []

@@ -20,7 +20,7 @@ def test_demo_separates_senses_with_the_shipped_bilm():
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "biLM en-open-3m: 3 layers of 256 dims" in result.stdout
+    assert "biLM en-open-3m: 3 layers of 256 dims, 2,996,448 parameters; layer: 1" in result.stdout
     for word in ("bank", "bass", "bat", "plant"):
         assert re.search(rf"^{word} .* ok$", result.stdout, re.M), result.stdout
     assert "beats across-sense for 4 of 4 words" in result.stdout
@@ -37,7 +37,7 @@ def test_demo_scores_and_context_free_control():
         assert score.within == pytest.approx(1.0, abs=1e-5)
         assert score.across == pytest.approx(1.0, abs=1e-5)
         assert not score.separates
-    for score in sense_scores(embedder, layer="top"):
+    for score in sense_scores(embedder):  # layer 1, the demo's default
         assert -1.0 <= score.across < score.within < 1.0
     with pytest.raises(ValueError, match="--layer must be top, average or a layer index"):
         sense_scores(embedder, layer=7)
