@@ -76,8 +76,11 @@ def summarize(values: List[float]) -> Dict[str, float]:
 
 def write_result(path: Path, result: Dict[str, Any]) -> None:
     """Write a task's scores as the JSON file the report step reads."""
+    from spacy_elmo.io.atomic import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {path}")
 
 

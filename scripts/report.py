@@ -1,6 +1,6 @@
 """Write the project's results: a markdown table and PNG plots.
 
-    python scripts/report.py --out-dir metrics --bilm training/bilm \
+    python scripts/report.py --out-dir metrics --bilm en-open-3m \
         --ner metrics/ner_baseline.json metrics/ner_elmo.json \
         --textcat metrics/textcat_baseline.json metrics/textcat_elmo.json \
                   metrics/textcat_svm.json
@@ -208,14 +208,25 @@ def perplexity_plot(log: Dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def pretrain_lines(log: Dict[str, Any], bilm: Path) -> List[str]:
+def bilm_dir(ref: str) -> Optional[Path]:
+    """The directory holding the weights of a reference, None if it resolves to none."""
+    from spacy_elmo.errors import ElmoFormatError
+    from spacy_elmo.io.references import resolve_weights
+
+    try:
+        return resolve_weights(ref)[1].parent
+    except ElmoFormatError:
+        return None
+
+
+def pretrain_lines(log: Dict[str, Any], name: str, bilm: Path) -> List[str]:
     lines = []
     options = bilm / "options.json"
     if options.exists():
         opts = json.loads(options.read_text(encoding="utf-8"))
         lstm = opts["lstm"]
         lines.append(
-            f"biLM `{bilm}`: LSTM {lstm['dim']} / projection {lstm['projection_dim']}, "
+            f"biLM `{name}`: LSTM {lstm['dim']} / projection {lstm['projection_dim']}, "
             f"{lstm['n_layers']} layers, {sum(n for _, n in opts['char_cnn']['filters'])} "
             f"char filters, output width {2 * lstm['projection_dim']}."
         )
@@ -240,7 +251,9 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", type=Path, default=Path("metrics"))
     parser.add_argument("--ner", type=Path, nargs="*", default=[])
     parser.add_argument("--textcat", type=Path, nargs="*", default=[])
-    parser.add_argument("--bilm", type=Path, default=None, help="the pretraining output dir")
+    parser.add_argument(
+        "--bilm", default=None, help="the biLM: any weights reference (its train_log is plotted)"
+    )
     parser.add_argument("--title", default="spacy-elmo: ELMo vs spaCy's CNN tok2vec")
     args = parser.parse_args(argv)
     out: Path = args.out_dir
@@ -259,9 +272,10 @@ def main(argv=None) -> int:
         md += ["Mean ± sample standard deviation over seeds (range in brackets), in percent.", ""]
         md += setup_lines(textcat) + textcat_table(textcat) + ["", "![textcat](textcat.png)", ""]
         bar_plot(textcat, ["accuracy", "macro_f"], "Sentence polarity (test)", out / "textcat.png")
-    if args.bilm is not None and (args.bilm / "train_log.jsonl").exists():
-        log = read_log(args.bilm / "train_log.jsonl")
-        md += ["## biLM pretraining", ""] + pretrain_lines(log, args.bilm)
+    bilm = bilm_dir(args.bilm) if args.bilm is not None else None
+    if bilm is not None and (bilm / "train_log.jsonl").exists():
+        log = read_log(bilm / "train_log.jsonl")
+        md += ["## biLM pretraining", ""] + pretrain_lines(log, args.bilm, bilm)
         md += ["", "![perplexity](pretrain_perplexity.png)", ""]
         perplexity_plot(log, out / "pretrain_perplexity.png")
     elif args.bilm is not None:
@@ -271,7 +285,10 @@ def main(argv=None) -> int:
             f"`{args.bilm}` (no train_log.jsonl: weights not pretrained here).",
             "",
         ]
-    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    from spacy_elmo.io.atomic import atomic_path
+
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text("\n".join(md), encoding="utf-8")
     print(f"wrote {out / 'report.md'}")
     return 0
 

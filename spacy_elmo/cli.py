@@ -1,29 +1,18 @@
 """Command-line interface: `python -m spacy_elmo COMMAND`."""
 
 import contextlib
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Tuple
 
-import numpy as np
 import torch
 import typer
 
-from .bilm.model import ElmoBiLM
-from .bilm.options import ElmoOptions, make_options
 from .errors import DownloadError
 from .io.embedder import ElmoEmbedder
 from .io.text import is_bilm_token
 from .io.weights import save_weights_files
 
 app = typer.Typer(help="ELMo for spaCy: exact, fast biLM tools.", no_args_is_help=True)
-
-DEMO_SENTENCES = [
-    "The bank raised its interest rates again .",
-    "She sat on the river bank and watched the boats .",
-    "Deposits at the bank grew by ten percent .",
-    "Fish gathered near the muddy bank of the stream .",
-]
 
 
 @app.callback()
@@ -34,43 +23,36 @@ def main() -> None:
 @app.command()
 def demo(
     weights: Optional[str] = typer.Option(
-        None, "--weights", "-w", help="Weights reference; default: a tiny random model"
+        None, "--weights", "-w", help="Weights reference; default: the shipped biLM"
     ),
-    out: Optional[Path] = typer.Option(
-        None, "--out", help="Where to write the tiny model (default: a temporary directory)"
+    layer: str = typer.Option(
+        "1", "--layer", help="A layer index (default: 1, the first LSTM layer), top or average"
     ),
     threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads"),
 ) -> None:
-    """Embed a few sentences and compare the contextual vectors of 'bank'.
+    """Show ELMo telling word senses apart: bank, bass, bat and plant, four sentences
+    per sense; per word, the mean cosine of its vectors within and across senses."""
+    from .demo import SENSES, sense_scores
+    from .io.references import DEFAULT_WEIGHTS
 
-    Without --weights it builds a tiny random-weight biLM, writes it in the original
-    format (options.json + weights.hdf5) and loads it back through the resolver.
-    """
-    with tempfile.TemporaryDirectory() as tmp, _user_errors():
-        if weights is None:
-            torch.manual_seed(0)
-            model = ElmoBiLM(
-                ElmoOptions.from_dict(make_options(dim=256, projection_dim=64, n_highway=1))
-            )
-            directory = out if out is not None else Path(tmp) / "tiny-elmo"
-            save_weights_files(model, directory)
-            typer.echo(f"Wrote a random-weight biLM (untrained) to {directory}")
-            weights = str(directory)
-        embedder = ElmoEmbedder(weights, n_threads=threads)
-        sentences = [s.split() for s in DEMO_SENTENCES]
-        layers = list(embedder.embed_sentences(sentences))
+    with _user_errors():
+        embedder = ElmoEmbedder(weights or DEFAULT_WEIGHTS, n_threads=threads)
+        scores = sense_scores(embedder, layer=int(layer) if layer.lstrip("-").isdigit() else layer)
+    n_params = sum(p.numel() for p in embedder.bilm.parameters())
     typer.echo(
-        f"biLM: {embedder.bilm.n_output_layers} layers of {embedder.output_dim} dims, "
-        f"{sum(p.numel() for p in embedder.bilm.parameters()):,} parameters"
+        f"biLM {weights or DEFAULT_WEIGHTS}: {embedder.bilm.n_output_layers} layers of "
+        f"{embedder.output_dim} dims, {n_params:,} parameters; layer: {layer}"
     )
-    banks: List[np.ndarray] = []
-    for tokens, vectors in zip(sentences, layers):
-        typer.echo(f"  {' '.join(tokens)!r}: layers {vectors.shape}")
-        banks.append(vectors.mean(axis=0)[tokens.index("bank")])
-    unit = np.stack([b / np.linalg.norm(b) for b in banks])
-    typer.echo("Cosine similarity of 'bank' across the sentences (layer average):")
-    for i, row in enumerate(unit @ unit.T):
-        typer.echo("  " + " ".join(f"{v:5.2f}" for v in row) + f"   sentence {i}")
+    typer.echo(f"{'word':8} {'senses':22} {'within':>7} {'across':>7}")
+    for score in scores:
+        senses = " / ".join(SENSES[score.word])
+        mark = "ok" if score.separates else "NOT SEPARATED"
+        typer.echo(f"{score.word:8} {senses:22} {score.within:7.3f} {score.across:7.3f}  {mark}")
+    n_ok = sum(score.separates for score in scores)
+    typer.echo(
+        f"Within-sense similarity beats across-sense for {n_ok} of {len(scores)} words "
+        "(a context-free embedding would tie: layer 0 gives 1.000 both ways)."
+    )
 
 
 @contextlib.contextmanager
@@ -101,7 +83,7 @@ def _prepare_output_file(output: Path, force: bool) -> None:
         raise typer.BadParameter(f"{output} exists; pass --force to overwrite it")
     with _user_errors():
         if output.is_dir():
-            raise ValueError(f"{output} is a directory: name the hdf5 file to write")
+            raise ValueError(f"{output} is a directory: name the file to write")
         if not output.parent.is_dir():
             raise ValueError(f"{output.parent} is not an existing directory: create it first")
         for stale in remove_stale_temporaries(output.parent, {output.name}):
@@ -126,7 +108,9 @@ def embed(
         ..., exists=True, dir_okay=False, help="Text, one sentence a line"
     ),
     output: Path = typer.Argument(..., help="hdf5 file to write"),
-    weights: str = typer.Option(..., "--weights", "-w", help="Any weights reference"),
+    weights: str = typer.Option(
+        "en-open-3m", "--weights", "-w", help="Any weights reference; default: the shipped biLM"
+    ),
     mode: str = typer.Option("all", "--mode", help="all | top | average | mix"),
     mix: Optional[str] = typer.Option(None, "--mix", help="Weights for --mode mix: a,b,c"),
     layout: str = typer.Option("per-line", "--layout", help="per-line (AllenNLP) | concat"),
@@ -216,10 +200,19 @@ def merge(
 
 
 @app.command()
-def info(weights: str = typer.Argument(..., help="Any weights reference")) -> None:
+def info(
+    weights: str = typer.Argument(
+        "en-open-3m", help="Any weights reference; default: the shipped biLM"
+    ),
+    json_path: Optional[Path] = typer.Option(
+        None, "--json", help="Also write these facts as JSON (e.g. for project deps)"
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing --json file"),
+) -> None:
     """Print a biLM's options, sizes, parameter count and weights checksum."""
     import json
 
+    from .io.atomic import atomic_path
     from .io.embed_file import file_sha256
     from .io.references import load_bilm, resolve_weights
 
@@ -228,10 +221,11 @@ def info(weights: str = typer.Argument(..., help="Any weights reference")) -> No
         bilm = load_bilm((options_path, weights_path))
         digest = file_sha256(weights_path)
     o = bilm.options
+    n_params = sum(p.numel() for p in bilm.parameters())
     typer.echo(f"options:    {options_path}")
     typer.echo(f"weights:    {weights_path}")
     typer.echo(f"sha256:     {digest}")
-    typer.echo(f"parameters: {sum(p.numel() for p in bilm.parameters()):,}")
+    typer.echo(f"parameters: {n_params:,}")
     typer.echo(
         f"char CNN:   {o.char_dim}-dim chars, filters {[list(f) for f in o.filters]} "
         f"({o.n_filters} total, {o.activation}), {o.n_highway} highway"
@@ -242,6 +236,21 @@ def info(weights: str = typer.Argument(..., help="Any weights reference")) -> No
     )
     typer.echo(f"output:     {bilm.n_output_layers} layers of {bilm.output_dim}")
     typer.echo("options.json: " + json.dumps(o.raw, sort_keys=True))
+    if json_path is not None:
+        facts = {
+            "reference": weights,
+            "options": str(options_path),
+            "weights": str(weights_path),
+            "sha256": digest,
+            "parameters": n_params,
+            "output_layers": bilm.n_output_layers,
+            "output_dim": bilm.output_dim,
+            "options_json": o.raw,
+        }
+        _prepare_output_file(json_path, force)
+        with _user_errors(), atomic_path(json_path) as tmp:
+            tmp.write_text(json.dumps(facts, indent=2, sort_keys=True) + "\n", encoding="utf8")
+        typer.echo(f"Wrote {json_path}")
 
 
 @app.command()
@@ -342,6 +351,7 @@ def pretrain_config(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file"),
 ) -> None:
     """Write a preset's complete pretraining config, to edit and pass to `pretrain`."""
+    from .io.atomic import atomic_path
     from .pretrain.config import default_config
 
     with _user_errors():
@@ -351,13 +361,16 @@ def pretrain_config(
             return
         if output.exists() and not force:
             raise FileExistsError(f"{output} exists; pass --force to overwrite it")
-        output.write_text(text, encoding="utf8")
+        with atomic_path(output) as tmp:
+            tmp.write_text(text, encoding="utf8")
         typer.echo(f"Wrote the {preset!r} pretraining config to {output}")
 
 
 @app.command()
 def perplexity(
-    model_dir: Path = typer.Argument(..., help="A directory written by `pretrain`"),
+    model: str = typer.Argument(
+        ..., help="A directory written by `pretrain`, or a shipped model's name"
+    ),
     text: Path = typer.Argument(..., help="Held-out text file or directory of .txt"),
     spacy_model: str = typer.Option("blank:en", "--spacy-model", help="Tokeniser pipeline"),
     batch_size: int = typer.Option(64, "--batch-size"),
@@ -367,6 +380,7 @@ def perplexity(
     """Held-out perplexity of a pretrained biLM (full softmax): forward, backward,
     average, and a unigram model of the same vocabulary for scale when the model
     directory still holds its training corpus."""
+    from .io.references import resolve_weights
     from .pretrain.batches import StreamBatcher
     from .pretrain.corpus import (
         TOKENS_FILE,
@@ -383,16 +397,17 @@ def perplexity(
     if threads:
         torch.set_num_threads(threads)
     with _user_errors():
-        model, vocab = load_language_model(model_dir)
+        model_dir = resolve_weights(model)[1].parent
+        lm, vocab = load_language_model(model_dir)
         tokens = tokenize_files(text_files(str(text)), sentence_pipeline(spacy_model))
         batcher = StreamBatcher(
             tokens,
             vocab,
             batch_size=min(batch_size, max(1, tokens.n_tokens // unroll_steps)),
             unroll_steps=unroll_steps,
-            max_chars=model.bilm.options.max_characters_per_token,
+            max_chars=lm.bilm.options.max_characters_per_token,
         )
-        ppl = evaluate(model, batcher)
+        ppl = evaluate(lm, batcher)
     typer.echo(f"tokens evaluated: {int(ppl['tokens']):,} per direction")
     typer.echo(f"forward perplexity:  {ppl['forward']:.2f}")
     typer.echo(f"backward perplexity: {ppl['backward']:.2f}")

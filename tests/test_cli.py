@@ -1,4 +1,5 @@
 import errno
+import re
 import shutil
 import subprocess
 import sys
@@ -6,22 +7,40 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from spacy_elmo import load_bilm
 from spacy_elmo.cli import app
 
 
-def test_demo_through_the_module_entry_point(tmp_path):
-    out = tmp_path / "tiny"
+def test_demo_separates_senses_with_the_shipped_bilm():
+    """The demo's rule: for every ambiguous word, its vectors are closer within a
+    sense than across senses (run through the module entry point)."""
     result = subprocess.run(
-        [sys.executable, "-m", "spacy_elmo", "demo", "--out", str(out), "--threads", "1"],
+        [sys.executable, "-m", "spacy_elmo", "demo", "--threads", "1"],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    assert "layers (3, 8, 128)" in result.stdout
-    assert "Cosine similarity of 'bank'" in result.stdout
-    assert load_bilm(out).output_dim == 128
+    assert "biLM en-open-3m: 3 layers of 256 dims, 2,996,448 parameters; layer: 1" in result.stdout
+    for word in ("bank", "bass", "bat", "plant"):
+        assert re.search(rf"^{word} .* ok$", result.stdout, re.M), result.stdout
+    assert "beats across-sense for 4 of 4 words" in result.stdout
+
+
+def test_demo_scores_and_context_free_control():
+    """Layer 0 is context-free: every occurrence of a word gets one vector, so within
+    and across tie; the scores come from real cosines."""
+    from spacy_elmo.demo import sense_scores
+    from spacy_elmo.io.embedder import ElmoEmbedder
+
+    embedder = ElmoEmbedder(device="cpu")
+    for score in sense_scores(embedder, layer=0):
+        assert score.within == pytest.approx(1.0, abs=1e-5)
+        assert score.across == pytest.approx(1.0, abs=1e-5)
+        assert not score.separates
+    for score in sense_scores(embedder):  # layer 1, the demo's default
+        assert -1.0 <= score.across < score.within < 1.0
+    with pytest.raises(ValueError, match="--layer must be top, average or a layer index"):
+        sense_scores(embedder, layer=7)
 
 
 def test_demo_with_given_weights(fixtures_dir, tmp_path):
@@ -69,7 +88,7 @@ def cli_commands(tmp, weights, out):
         "embed": ["embed", str(tmp / "in.txt"), str(out), "-w", weights],
         "convert": ["convert", weights, str(out)],
         "convert-pipeline": ["convert", weights, str(out), "--to", "pipeline"],
-        "demo": ["demo", "--out", str(out)],
+        "info": ["info", weights, "--json", str(out)],
         "pretrain-config": ["pretrain-config", str(out), "--preset", "tiny"],
         "pretrain": ["pretrain", str(out), "--preset", "tiny", "--train", str(tmp / "in.txt")],
         "download": ["download", "small", "--cache", str(out), "--base-url", "http://127.0.0.1:9"],
@@ -78,7 +97,7 @@ def cli_commands(tmp, weights, out):
 
 @pytest.mark.parametrize(
     "command",
-    ["embed", "convert", "convert-pipeline", "demo", "pretrain-config", "pretrain", "download"],
+    ["embed", "convert", "convert-pipeline", "info", "pretrain-config", "pretrain", "download"],
 )
 def test_unusable_output_location_is_one_line(tmp_path, tiny_bilm, command):
     """An output under a path that is a file (as under a missing or read-only
@@ -92,7 +111,9 @@ def test_unusable_output_location_is_one_line(tmp_path, tiny_bilm, command):
     assert "a-file" in line or "directory" in line, line
 
 
-@pytest.mark.parametrize("command", ["embed", "convert", "convert-pipeline", "demo"])
+@pytest.mark.parametrize(
+    "command", ["embed", "convert", "convert-pipeline", "info", "pretrain-config", "pretrain"]
+)
 def test_failed_write_is_one_line(tmp_path, tiny_bilm, monkeypatch, command):
     """A file that cannot be put in place (here: no space left as it is renamed) is
     one line, and leaves no temporary."""

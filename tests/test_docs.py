@@ -220,3 +220,87 @@ def test_shell_commands_exist(page):
             text = help_text((words[1],))
             for flag in flags(words):
                 assert flag in text, f"{where}: no option {flag}"
+
+
+# What a command needs beyond a CPU and a few minutes, and the mark the page must give
+# it in a comment on its line or just above it.
+NETWORK_STEPS = {"corpus-ner", "corpus-textcat", "corpus-release", "all", "ner", "textcat"}
+HOURS_STEPS = {"pretrain", "pretrain-release", "investigate"}
+FETCHING_SCRIPTS = {"scripts/conll2003.py", "scripts/polarity.py", "scripts/pretrain_text.py"}
+
+
+def needs(words: List[str]) -> Set[str]:
+    """The marks a command line needs: [network], [GPU], [hours]."""
+    if "&&" in words:
+        i = words.index("&&")
+        return needs(words[:i]) | needs(words[i + 1 :])
+    found = set()
+    text = " ".join(words)
+    if words[:2] == ["pip", "install"] or "download" in words[3:4] or "assets" in words[3:5]:
+        found.add("[network]")
+    if words[:5] == ["python", "-m", "spacy", "project", "run"]:
+        step = words[5]
+        if step in NETWORK_STEPS | HOURS_STEPS:
+            found.add("[network]")
+        if step in HOURS_STEPS:
+            found.add("[hours]")
+    if len(words) > 1 and words[1] in FETCHING_SCRIPTS:
+        found.add("[network]")
+    if words[:1] == ["torchrun"] or words[2:4] == ["spacy_elmo", "pretrain"]:
+        steps = re.search(r"--training\.max_steps (\d+)", text)
+        minutes = re.search(r"--training\.max_minutes (\d+)", text)
+        short = (steps and int(steps.group(1)) < 1000) or (minutes and int(minutes.group(1)) < 60)
+        if "--preset tiny" not in text and not short:
+            found.add("[hours]")
+    if re.search(r"--gpu-id [0-9]|--device (cuda|[0-9])|--system\.gpu_id [0-9]|nccl", text):
+        found.add("[GPU]")
+    return found
+
+
+def commented_commands(page: Path) -> List[Tuple[int, List[str], str]]:
+    """Each command of the page's shell blocks with the comments on its lines and on
+    the comment lines just above it."""
+    found = []
+    for line, text in blocks(page, "bash"):
+        above: List[str] = []
+        rows = text.splitlines()
+        k = 0
+        while k < len(rows):
+            start, parts = k, [rows[k]]
+            while parts[-1].rstrip().endswith("\\") and k + 1 < len(rows):
+                k += 1
+                parts.append(rows[k])
+            k += 1
+            physical = "\n".join(parts)
+            if physical.strip().startswith("#"):
+                above.append(physical)
+                continue
+            if not physical.strip():
+                above = []
+                continue
+            comments = " ".join(p.split("#", 1)[1] for p in parts if "#" in p)
+            words = shlex.split(re.sub(r"\\\n\s*", " ", physical), comments=True)
+            found.append((line + start, words, " ".join(above) + " " + comments))
+            above = []
+    return found
+
+
+@pytest.mark.parametrize("page", pages_with("bash"), ids=lambda p: p.name)
+def test_commands_that_need_network_gpu_or_hours_say_so(page):
+    for line, words, comment in commented_commands(page):
+        missing = {mark for mark in needs(words) if mark not in comment}
+        assert not missing, f"{page.name}:{line}: {' '.join(words)} needs a comment with {missing}"
+
+
+def test_marks_are_required_where_they_apply():
+    assert needs("python -m spacy_elmo download small".split()) == {"[network]"}
+    assert needs("python -m spacy project run pretrain".split()) == {"[network]", "[hours]"}
+    assert needs("python -m spacy project run smoke".split()) == set()
+    assert needs("python -m spacy_elmo pretrain out --preset tiny".split()) == set()
+    assert needs("python -m spacy_elmo pretrain out --training.max_minutes 15".split()) == set()
+    assert needs("python -m spacy_elmo pretrain out --training.max_minutes 240".split()) == {
+        "[hours]"
+    }
+    assert needs("python3 -m venv .venv && pip install -e .".split()) == {"[network]"}
+    assert needs("python bench/device_check.py --device cuda".split()) == {"[GPU]"}
+    assert needs("python -m spacy train c.cfg --gpu-id 0".split()) == {"[GPU]"}

@@ -1,8 +1,8 @@
 """The package's layers: each folder imports only the layers below it.
 
 From the bottom: `errors`; `bilm/` (pure PyTorch); `io/` (files, references, the
-numpy embedder); then, side by side, `pipeline/` (spaCy and thinc) and `pretrain/`;
-on top `cli` and the package's `__init__`.
+numpy embedder); then, side by side, `pipeline/` (spaCy and thinc), `pretrain/` and
+`demo`; on top `cli` and the package's `__init__`.
 """
 
 import ast
@@ -20,7 +20,8 @@ ALLOWED: Dict[str, Set[str]] = {
     "io": {"errors", "bilm"},
     "pipeline": {"errors", "bilm", "io"},
     "pretrain": {"errors", "bilm", "io"},
-    "cli": {"errors", "bilm", "io", "pipeline", "pretrain"},
+    "demo": {"errors", "bilm", "io"},
+    "cli": {"errors", "bilm", "io", "pipeline", "pretrain", "demo"},
     "__init__": {"errors", "bilm", "io", "pipeline"},
     "__main__": {"cli"},
 }

@@ -427,9 +427,11 @@ def test_listener_width_mismatch(weights_dir):
         nlp.initialize(lambda: examples(nlp))
 
 
-def test_missing_weights_at_initialize(weights_dir):
+def test_no_weights_at_initialize_loads_the_shipped_bilm(weights_dir):
+    """Without weights anywhere, initialize loads the shipped biLM (256-wide layers),
+    which this 16-wide listener then does not fit."""
     nlp = make_nlp(weights_dir, weights_in_config=False)
-    with pytest.raises(ValueError, match=r"has no weights yet.*weights = .*--paths.elmo_weights"):
+    with pytest.raises(ValueError, match="width = 16.*set width = 256"):
         nlp.initialize(lambda: examples(nlp))
 
 
@@ -506,11 +508,17 @@ def test_embedded_trains_and_loads_without_the_weight_files(weights_dir, tmp_pat
     assert predictions(spacy.load(tmp_path / "pipeline"))[0] == expected
 
 
-def test_embedded_without_weights():
-    config = util.load_config_from_str(EMBEDDED.format(weights="null", grad_factor=0.0))
-    nlp = util.load_model_from_config(config, auto_fill=True, validate=True)
-    with pytest.raises(ValueError, match="inside this component has no weights yet: set"):
-        nlp.initialize(lambda: examples(nlp))
+def test_embedded_without_weights_uses_the_shipped_bilm():
+    from spacy_elmo import load_bilm
+
+    text = EMBEDDED.format(weights="null", grad_factor=0.0).replace("width = 16", "width = 256")
+    nlp = util.load_model_from_config(util.load_config_from_str(text), auto_fill=True)
+    nlp.initialize(lambda: examples(nlp))
+    bilm_node = next(n for n in nlp.get_pipe("ner").model.walk() if n.name == "elmo_bilm")
+    shipped = load_bilm("en-open-3m")
+    assert all(
+        torch.equal(a, b) for a, b in zip(shipped.parameters(), get_bilm(bilm_node).parameters())
+    )
 
 
 def test_concat_width_is_the_sum(weights_dir):

@@ -66,6 +66,22 @@ def test_layer_choices(weights_dir, config, names, reduce):
     np.testing.assert_allclose(doc[2].vector, reduce(expected)[2], atol=1e-5)
 
 
+@pytest.mark.parametrize("layers", ["average", "top", 1, "mix"])
+def test_predict_keeps_only_the_stored_layers_of_a_long_doc(weights_dir, layers):
+    """Without listeners, predict reduces batch by batch: a long Doc without sentences
+    (many windows, several batches) comes back with one layer, equal to reducing every
+    layer afterwards."""
+    nlp = make_nlp(weights_dir, layers=layers)
+    nlp.get_pipe("elmo").model.attrs["max_batch_tokens"] = 128
+    words = [f"w{i % 50}" for i in range(1000)]
+    (one,) = nlp.get_pipe("elmo").predict([Doc(nlp.vocab, words=words)])
+    assert one.shape == (1, 1000, 16)
+    full = make_nlp(weights_dir, layers="all")(Doc(nlp.vocab, words=words))._.elmo.layers
+    component = nlp.get_pipe("elmo")
+    expected = component._keep(torch.from_numpy(full)).numpy()
+    np.testing.assert_allclose(one, expected, atol=1e-6)
+
+
 def test_float16_storage_and_doc_tensor(weights_dir):
     doc = make_nlp(weights_dir, dtype="float16", doc_tensor=True)("Half precision please")
     assert doc._.elmo.layers.dtype == np.float16
@@ -177,13 +193,10 @@ def test_pipe_batches_match_single_docs(weights_dir):
         np.testing.assert_allclose(doc._.elmo.layers, nlp(text)._.elmo.layers, atol=1e-5)
 
 
-def test_no_weights_errors_say_how_to_load(tmp_path):
+def test_without_weights_the_shipped_bilm_loads_on_first_use(tmp_path):
     nlp = spacy.blank("en")
     nlp.add_pipe("elmo")
-    with pytest.raises(ValueError, match=r"has no weights yet.*\[initialize.components.elmo\]"):
-        nlp("Too early")
-    with pytest.raises(ValueError, match="has no weights yet"):
-        nlp.initialize()
+    assert nlp("The bank raised rates .")[1]._.elmo.shape == (256,)
     with pytest.raises(Exception, match="ELMo weights not found"):
         nlp.get_pipe("elmo").load_weights(str(tmp_path / "nothing" / "options.json"))
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
 TASKS = ("ner", "textcat")
 REAL_TO_SMOKE = {
-    "pretrain-bilm": "smoke-pretrain",
+    "pretrain-release": "smoke-pretrain",
     "train-ner-baseline": "smoke-ner",
     "train-ner-elmo": "smoke-ner",
     "evaluate-ner": "smoke-ner",
@@ -193,6 +194,14 @@ def test_smoke_workflow_end_to_end(tmp_path):
     assert re.search(r"Held-out perplexity at step 60: forward [\d.]+", report), report
     for png in ("ner.png", "textcat.png", "pretrain_perplexity.png"):
         assert (metrics / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+
+    # Every file the steps wrote has the mode an ordinary write gives under the umask.
+    mask = os.umask(0)
+    os.umask(mask)
+    for root in ("corpus/smoke", "training/smoke", "metrics/smoke"):
+        for path in (tmp_path / root).rglob("*"):
+            if path.is_file():
+                assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
 
     ner = json.loads((metrics / "ner_elmo.json").read_text())
     assert set(ner["summary"]["per_type"]) == {"PER", "ORG", "LOC", "MISC"}

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
-from .references import WeightsRef, load_bilm
+from .references import DEFAULT_WEIGHTS, WeightsRef, load_bilm
 
 Tokens = Sequence[str]
 
@@ -14,7 +14,7 @@ Tokens = Sequence[str]
 class ElmoEmbedder:
     """Compute ELMo layers for tokenized sentences as numpy arrays.
 
-    >>> embedder = ElmoEmbedder("path/to/model_dir")
+    >>> embedder = ElmoEmbedder()  # the shipped English biLM; or any weights reference
     >>> layers = embedder.embed_sentence(["The", "bank", "raised", "rates", "."])
     >>> layers.shape  # (n_layers + 1, n_tokens, 2 * projection_dim)
 
@@ -24,7 +24,7 @@ class ElmoEmbedder:
 
     def __init__(
         self,
-        weights: WeightsRef,
+        weights: WeightsRef = DEFAULT_WEIGHTS,
         *,
         device: Union[str, int, torch.device, None] = None,
         batch_size: int = 32,
@@ -33,7 +33,8 @@ class ElmoEmbedder:
         n_threads: Optional[int] = None,
         vocabulary: Optional[Sequence[str]] = None,
     ) -> None:
-        """weights (WeightsRef): Any reference `resolve.load_bilm` takes, or an ElmoBiLM.
+        """weights (WeightsRef): Any reference `load_bilm` takes, or an ElmoBiLM;
+            default: the biLM shipped in the package.
         device (Union[str, int, torch.device, None]): "cpu", "cuda", a CUDA index...;
             defaults to the first GPU when there is one, else the CPU.
         batch_size (int): Sentences per forward pass.

@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
 from ..errors import ElmoFormatError
-from . import hub
+from . import hub, packaged
 from .weights import OPTIONS_FILE, WEIGHTS_FILE, load_weights_files
 
 WeightsRef = Union[str, "os.PathLike[str]", Tuple[Any, Any], List[Any], Dict[str, Any], ElmoBiLM]
@@ -15,8 +15,10 @@ ELMO_FACTORY = "elmo"
 ACCEPTED = (
     "an (options.json, weights.hdf5) pair, a {'options': ..., 'weights': ...} dict, a directory "
     f"holding {OPTIONS_FILE} and {WEIGHTS_FILE}, a saved spaCy pipeline with an "
-    f"'{ELMO_FACTORY}' component, or a published model name ({', '.join(hub.PUBLISHED_MODELS)})"
+    f"'{ELMO_FACTORY}' component, a shipped model's name ({', '.join(packaged.PACKAGED_MODELS)}) "
+    f"or a published model's name ({', '.join(hub.PUBLISHED_MODELS)})"
 )
+DEFAULT_WEIGHTS = packaged.DEFAULT_MODEL
 
 
 def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
@@ -26,8 +28,9 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
         "OPTIONS,WEIGHTS"), a directory holding
         options.json and weights.hdf5 (what pretraining writes), a saved spaCy
         pipeline (its `elmo` component's directory holds the two files; name the
-        component as `PIPELINE/COMPONENT` if it has several), or a published
-        model's name, looked up in the download cache.
+        component as `PIPELINE/COMPONENT` if it has several), the name of a
+        model shipped in the package (e.g. "en-open-3m", the default), or a
+        published model's name, looked up in the download cache.
     RETURNS (Tuple[Path, Path]): The options.json and weights.hdf5 paths.
     """
     if isinstance(ref, dict):
@@ -62,6 +65,14 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
         )
     if (path.parent / "config.cfg").is_file() and not path.exists():
         return _pipeline_files(path.parent, path.name)
+    shipped = packaged.packaged_dir(str(ref))
+    if shipped is not None:
+        if not (shipped / WEIGHTS_FILE).is_file():
+            raise ElmoFormatError(
+                f"The shipped model '{ref!s}' has no {WEIGHTS_FILE} in {shipped}: "
+                "reinstall spacy-elmo"
+            )
+        return shipped / OPTIONS_FILE, shipped / WEIGHTS_FILE
     name = hub.canonical_name(str(ref))
     if name is not None:
         directory = hub.model_dir(name)

@@ -173,7 +173,8 @@ def ElmoTok2Vec_v1(
     bilm (Model[List[Doc], List[Floats3d]]): The biLM layer.
     width (int): Width of the biLM layers (checked at initialize).
     weights (Optional[Union[str, List[str]]]): Any weights reference, loaded at
-        initialize (not needed when the biLM already has weights).
+        initialize (not needed when the biLM already has weights); None: the biLM
+        shipped in the package.
     grad_factor (float): 0 keeps the biLM frozen; otherwise it is fine-tuned with the
         gradient multiplied by this.
     RETURNS (Model[List[Doc], List[Floats2d]]): Per Doc (n_tokens, projection or width).

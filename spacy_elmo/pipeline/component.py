@@ -5,6 +5,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, 
 
 import numpy as np
 import srsly
+import torch
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc
@@ -12,15 +13,14 @@ from spacy.training import Example
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
-from thinc.util import to_numpy
+from thinc.util import to_numpy, torch2xp, xp2torch
 
-from ..bilm.scalar_mix import mix_layers
 from ..errors import ElmoFormatError
-from ..io.references import WeightsRef, load_bilm
+from ..io.references import DEFAULT_WEIGHTS, WeightsRef, load_bilm
 from ..io.weights import load_weights_files, save_weights_files
 from .doc_data import ElmoDocData
 from .extensions import LAYERS_EXTENSION, install_extensions, set_vector_hooks
-from .layers import NO_WEIGHTS, get_bilm, has_bilm, set_bilm
+from .layers import get_bilm, has_bilm, predict_reduced, set_bilm
 from .listener import ElmoListener, replace_listener, replace_listener_cfg
 
 DEFAULT_CONFIG = """
@@ -69,7 +69,9 @@ def make_elmo(
     model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v2).
     weights (Optional[Union[str, List[str]]]): Load these weights now (any weights
         reference: a directory, an [options, weights] pair, a saved pipeline, a
-        published model's name). Leave empty to load them at initialize.
+        shipped or published model's name). Leave empty for the weights given at
+        initialize, else the biLM shipped in the package ("en-open-3m"), loaded
+        on first use.
     layers (Union[str, int]): What `doc._.elmo` keeps: "average" of the layers, "top",
         "mix" (softmax(mix_weights)-weighted sum), a layer index, or "all".
     mix_weights (Optional[List[float]]): Weights (before softmax) for "mix", one per layer.
@@ -211,7 +213,7 @@ class ElmoComponent(TrainablePipe):
         """Load the biLM's weights from any weights reference.
 
         weights: A directory with options.json + weights.hdf5, an [options, weights]
-            pair, a saved pipeline, a published model's name, or an ElmoBiLM.
+            pair, a saved pipeline, a shipped or published model's name, or an ElmoBiLM.
         """
         set_bilm(self.model, load_bilm(weights))
         self._check_layers()
@@ -224,8 +226,8 @@ class ElmoComponent(TrainablePipe):
         nlp: Optional[Language] = None,
         weights: WeightsSetting = None,
     ) -> None:
-        """Load the weights given here (from [initialize.components.NAME]) unless the
-        component has them already; fail clearly if it has none.
+        """Load the weights given here (from [initialize.components.NAME]); without
+        any, keep the weights the component has, else load the shipped biLM.
 
         get_examples (Callable[[], Iterable[Example]]): Unused: the biLM is pretrained.
         nlp (Optional[Language]): The pipeline.
@@ -233,25 +235,36 @@ class ElmoComponent(TrainablePipe):
         """
         if weights:
             self.load_weights(weights)
-        if not has_bilm(self.model):
-            raise ValueError(NO_WEIGHTS.format(name=self.name))
+        self._ensure_bilm()
         self._fit_listeners()
 
+    def _ensure_bilm(self) -> None:
+        """Load the shipped biLM if no weights were given."""
+        if not has_bilm(self.model):
+            self.load_weights(DEFAULT_WEIGHTS)
+
     def predict(self, docs: Iterable[Doc]) -> List[Floats3d]:
-        """Every biLM layer of every token: per Doc (n_layers + 1, n_tokens, dim)."""
+        """The biLM's layers of every token, per Doc (n, n_tokens, dim): every layer
+        when listeners read them, else only those `doc._.elmo` keeps (reduced batch by
+        batch, so that memory grows with a Doc's length only by what is stored)."""
         docs = list(docs)
-        get_bilm(self.model)  # a clear error before any work when weights are missing
-        return self.model.predict(docs)
+        self._ensure_bilm()
+        if self.listener_map:
+            return self.model.predict(docs)
+        return predict_reduced(self.model, docs, self._keep)
 
     def set_annotations(self, docs: Iterable[Doc], outputs: List[Floats3d]) -> None:
         """Store the chosen layers in doc._.elmo; set the vector hooks and doc.tensor;
         with listeners, keep every layer (on the model's device) in doc._._elmo_layers."""
         names = self.layer_names
+        kept_names = self._kept_names(names)
         keep_all = bool(self.listener_map)
         for doc, layers in zip(docs, outputs):
             if keep_all:
                 doc._.set(LAYERS_EXTENSION, layers)
-            data = self._reduce(to_numpy(layers), names)  # numpy, also from a GPU
+            # predict gives every layer when listeners need them: keep what is stored
+            stored = layers if len(layers) == len(kept_names) else self._keep_array(layers)
+            data = ElmoDocData(np.ascontiguousarray(to_numpy(stored), dtype=self.dtype), kept_names)
             doc._.elmo = data
             if self.vector_hooks:
                 set_vector_hooks(doc)
@@ -281,7 +294,7 @@ class ElmoComponent(TrainablePipe):
         docs = [eg.predicted for eg in examples]
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
-        get_bilm(self.model)
+        self._ensure_bilm()
         listeners = self.listeners
         fine_tune = any(listener.attrs["grad_factor"] for listener in listeners)
         outputs, bp_outputs = self._layers_for_update(docs, drop, fine_tune)
@@ -306,21 +319,34 @@ class ElmoComponent(TrainablePipe):
         n_layers = get_bilm(self.model).n_output_layers
         return ["token"] + [f"lstm{i}" for i in range(1, n_layers)]
 
-    def _reduce(self, layers: np.ndarray, names: List[str]) -> ElmoDocData:
+    def _keep(self, layers: torch.Tensor) -> torch.Tensor:
+        """What `doc._.elmo` stores of the layers: (n_layers, ...) -> (k, ...)."""
         choice = self.layers
         if choice == "all":
-            kept, kept_names = layers, names
-        elif choice == "average":
-            kept, kept_names = layers.mean(axis=0, keepdims=True), ["average"]
-        elif choice == "top":
-            kept, kept_names = layers[-1:], ["top"]
-        elif choice == "mix":
-            kept = mix_layers(layers, self.mix_weights or [0.0] * len(names))[None]
-            kept_names = ["mix"]
-        else:
-            index = int(choice) % len(names)
-            kept, kept_names = layers[index : index + 1], [names[index]]
-        return ElmoDocData(np.ascontiguousarray(kept, dtype=self.dtype), kept_names)
+            return layers
+        if choice == "average":
+            return layers.mean(dim=0, keepdim=True)
+        if choice == "top":
+            return layers[-1:]
+        if choice == "mix":
+            weights = torch.tensor(self.mix_weights or [0.0] * len(layers), dtype=torch.float64)
+            s = torch.softmax(weights, dim=0).to(layers.dtype).to(layers.device)
+            return torch.tensordot(s, layers, dims=([0], [0]))[None]
+        index = int(choice) % len(layers)
+        return layers[index : index + 1]
+
+    def _keep_array(self, layers: Floats3d) -> Floats3d:
+        """`_keep` for numpy or cupy layers."""
+        return cast(Floats3d, torch2xp(self._keep(xp2torch(layers))))
+
+    def _kept_names(self, names: List[str]) -> List[str]:
+        """The names of the layers `_keep` returns."""
+        choice = self.layers
+        if choice == "all":
+            return names
+        if choice in ("average", "top", "mix"):
+            return [str(choice)]
+        return [names[int(choice) % len(names)]]
 
     def _check_layers(self) -> None:
         """Fail clearly when the settings do not fit the loaded biLM."""

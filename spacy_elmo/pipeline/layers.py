@@ -19,11 +19,11 @@ from ..io.weights import bilm_from_bytes, bilm_to_bytes
 Segment = Tuple[int, np.ndarray, List[str]]  # doc index, token indices, token strings
 Target = Tuple[int, torch.Tensor]  # doc index, token indices on the biLM's device
 Batch = List[int]  # segment indices
+Reducer = Callable[[torch.Tensor], torch.Tensor]  # (n_layers, ...) -> (k, ...)
 NO_WEIGHTS = (
-    "The ELMo biLM has no weights yet. Give the 'elmo' component a weights reference: "
-    "in its config (weights = ...), at initialize ([initialize.components.{name}] "
-    "weights = ...; with the shipped configs, --paths.elmo_weights on the spacy train "
-    "command line), or with nlp.get_pipe('{name}').load_weights(...)."
+    "The ELMo biLM of '{name}' has no weights yet: run nlp.initialize() (it loads "
+    "[initialize.components.{name}] weights = ..., else the shipped biLM), or load "
+    "some with nlp.get_pipe('{name}').load_weights(...)."
 )
 
 
@@ -304,26 +304,47 @@ def batch_by_padded_tokens(lengths: Sequence[int], max_batch_tokens: int) -> Lis
     return batches
 
 
+def predict_reduced(
+    model: Model[List[Doc], List[Floats3d]], docs: List[Doc], reduce: Reducer
+) -> List[Floats3d]:
+    """Predict, reducing each batch's layers (e.g. to their average) before they are
+    copied into the Docs' outputs, so that only the reduced layers grow with a Doc's
+    length: per Doc (k, n_tokens, dim) instead of every layer.
+
+    reduce (Callable[[torch.Tensor], torch.Tensor]): (n_layers, ...) -> (k, ...).
+    """
+    return _run(model, docs, False, reduce)[0]
+
+
 def _forward(
     model: Model[List[Doc], List[Floats3d]], docs: List[Doc], is_train: bool
 ) -> Tuple[List[Floats3d], Callable[[List[Floats3d]], List[Doc]]]:
     """Per Doc, every biLM layer: from the cache, or run in batches of segments."""
+    return _run(model, docs, is_train, None)
+
+
+def _run(
+    model: Model[List[Doc], List[Floats3d]],
+    docs: List[Doc],
+    is_train: bool,
+    reduce: Optional[Reducer],
+) -> Tuple[List[Floats3d], Callable[[List[Floats3d]], List[Doc]]]:
     shim = bilm_shim(model)
     bilm = get_bilm(model)
     device = shim.device
     segments = segment_docs(docs, model.attrs["window"])
     targets: List[Target] = [(i, torch.from_numpy(index).to(device)) for i, index, _ in segments]
-    outputs = [
-        torch.zeros(bilm.n_output_layers, len(doc), bilm.output_dim, device=device) for doc in docs
-    ]
+    keep = reduce or (lambda layers: layers)
+    n_out = keep(torch.zeros(bilm.n_output_layers, 1, device=device)).shape[0]
+    outputs = [torch.zeros(n_out, len(doc), bilm.output_dim, device=device) for doc in docs]
     cache = shim.cache_for_pass(is_train)
     todo = list(range(len(segments)))
     if cache is not None:
-        todo = _read_cache(cache, segments, targets, outputs)
+        todo = _read_cache(cache, segments, targets, outputs, keep)
     kept: List[Tuple[torch.Tensor, Batch]] = []
     for batch in _batches(todo, segments, model.attrs["max_batch_tokens"]):
         layers = _run_batch(shim, [segments[i][2] for i in batch], is_train)
-        _scatter(layers, batch, targets, outputs)
+        _scatter(keep(layers), batch, targets, outputs)
         if cache is not None:
             _write_cache(cache, layers, batch, segments)
         if is_train:
@@ -341,16 +362,21 @@ def _forward(
 
 
 def _read_cache(
-    cache: SegmentCache, segments: List[Segment], targets: List[Target], outputs: List[torch.Tensor]
+    cache: SegmentCache,
+    segments: List[Segment],
+    targets: List[Target],
+    outputs: List[torch.Tensor],
+    keep: Reducer,
 ) -> List[int]:
-    """Copy the cached segments' layers into their Docs' outputs; return the others."""
+    """Copy the cached segments' layers (reduced by `keep`) into their Docs' outputs;
+    return the others."""
     todo = []
     for i, (doc_i, _, strings) in enumerate(segments):
         found = cache.get(tuple(strings)) if strings else None
         if found is None:
             todo.append(i)
         else:
-            outputs[doc_i][:, targets[i][1]] = found
+            outputs[doc_i][:, targets[i][1]] = keep(found)
     return todo
 
 

@@ -8,7 +8,7 @@ from spacy.tokens import Doc
 from thinc.api import Linear, Model, with_array
 from thinc.types import Floats2d, Floats3d
 
-from ..io.references import load_bilm
+from ..io.references import DEFAULT_WEIGHTS, load_bilm
 from .extensions import LAYERS_EXTENSION
 from .layers import get_bilm, has_bilm, set_bilm
 from .mix import ElmoScalarMix
@@ -139,7 +139,8 @@ def ElmoEmbedded(
     """The biLM inside a task component: every layer per Doc, loaded at initialize.
 
     bilm (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v*).
-    weights: A weights reference, loaded at initialize if the biLM has none.
+    weights: A weights reference, loaded at initialize if the biLM has none;
+        None: the shipped biLM.
     grad_factor (float): 0: frozen (no gradient reaches the biLM, which then runs
         without autograd and may use its segment cache); otherwise the gradient is
         multiplied by this and the biLM is fine-tuned with the task.
@@ -167,13 +168,7 @@ def _embedded_init(model: Model, X: Any = None, Y: Any = None) -> None:
     bilm = model.layers[0]
     weights = model.attrs["weights"]
     if not has_bilm(bilm):
-        if not weights:
-            raise ValueError(
-                "The ELMo biLM inside this component has no weights yet: set `weights` "
-                f'in its @architectures = "{EMBEDDED_ARCH}" block, e.g. weights = '
-                "${paths.elmo_weights} with --paths.elmo_weights DIR"
-            )
-        set_bilm(bilm, load_bilm(weights))
+        set_bilm(bilm, load_bilm(weights or DEFAULT_WEIGHTS))
     _set_bilm_dims(model)
 
 

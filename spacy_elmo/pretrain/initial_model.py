@@ -10,7 +10,7 @@ from thinc.api import Config
 from ..bilm.model import ElmoBiLM
 from ..bilm.options import ElmoOptions, make_options
 from ..bilm.softmax import FullSoftmax, LMSoftmax, make_softmax
-from ..io.references import load_bilm
+from ..io.references import load_bilm, resolve_weights
 from .model_files import SOFTMAX_FILE, VOCAB_FILE, load_softmax
 from .objective import BiLanguageModel
 from .vocab import Vocabulary
@@ -30,7 +30,7 @@ def build_model(config: Config, vocab: Vocabulary, log: Log) -> BiLanguageModel:
         bilm = ElmoBiLM(options, token_cache_size=0)
     softmax = _softmax(config, len(vocab), bilm.options.projection_dim)
     if init is not None:
-        _init_softmax(softmax, Path(str(init)), vocab, log)
+        _init_softmax(softmax, resolve_weights(init)[1].parent, vocab, log)
     return BiLanguageModel(bilm, softmax, config["training"]["dropout"])
 
 
