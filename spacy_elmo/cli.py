@@ -298,14 +298,17 @@ def convert(
 
 @app.command()
 def download(
-    name: str = typer.Argument(..., help="small, medium, original or original-5.5B"),
+    name: str = typer.Argument(
+        ..., help="small, medium, original, original-5.5B or manylangs-LANG (e.g. manylangs-zh)"
+    ),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Default: $SPACY_ELMO_CACHE"),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Another mirror"),
     force: bool = typer.Option(False, "--force", help="Download again"),
 ) -> None:
     """Download a published model into the cache, where every weights setting can
-    then name it. Resumes partial downloads; checks every dataset's shape before the
-    files are moved into place."""
+    then name it: AllenNLP's English models, or ELMoForManyLangs's 44 languages as
+    manylangs-LANG (ISO 639-1 code). Resumes partial downloads; checks that the model
+    loads before its files are moved into place."""
     from .io.download import download_model
 
     with _user_errors():

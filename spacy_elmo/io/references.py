@@ -18,7 +18,7 @@ ACCEPTED = (
     f"({manylangs_files.CONFIG_FILE}, {manylangs_files.ENCODER_FILE}, ...), a saved spaCy "
     "pipeline with an "
     f"'{ELMO_FACTORY}' component, a shipped model's name ({', '.join(packaged.PACKAGED_MODELS)}) "
-    f"or a published model's name ({', '.join(hub.PUBLISHED_MODELS)})"
+    f"or a published model's name ({hub.names_text()})"
 )
 DEFAULT_WEIGHTS = packaged.DEFAULT_MODEL
 
@@ -83,6 +83,13 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
     name = hub.canonical_name(str(ref))
     if name is not None:
         directory = hub.model_dir(name)
+        if hub.is_manylangs(name):
+            if not manylangs_files.is_model_dir(directory):
+                raise ElmoFormatError(
+                    f"The published model '{name}' is not in the cache ({directory}): run "
+                    f"`python -m spacy_elmo download {name}`, or unzip its archive there"
+                )
+            return directory / manylangs_files.CONFIG_FILE, directory / manylangs_files.ENCODER_FILE
         if not (directory / WEIGHTS_FILE).is_file():
             raise ElmoFormatError(
                 f"The published model '{name}' is not in the cache ({directory}): run "
