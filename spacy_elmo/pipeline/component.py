@@ -387,6 +387,7 @@ class ElmoComponent(TrainablePipe):
         if not has_bilm(self.model):
             return
         bilm = get_bilm(self.model)
+        stale: Tuple[Path, ...]
         if isinstance(bilm, ManyLangsBiLM):
             manylangs_files.write_model_dir(bilm, path, overwrite=True)
             stale = (path / OPTIONS_FILE, path / WEIGHTS_FILE)
