@@ -2,10 +2,10 @@
 
 Python blocks run page by page, in order, in one fresh interpreter per page, in a
 folder where `path/to/model` is a small random-weight biLM, `path/to/zh-model` an
-ELMoForManyLangs one (and the other paths the pages read exist). Config blocks parse with spaCy's config parser, with no comment
-left inside a value and every architecture registered. Shell commands name real
-commands and options (checked against their `--help`), real project steps and
-real files.
+ELMoForManyLangs one (and the other paths the pages read exist). Config blocks parse
+with spaCy's config parser, with no comment left inside a value and every
+architecture registered. Shell commands name real commands and options (checked
+against their `--help`), real project steps and real files.
 """
 
 import os
