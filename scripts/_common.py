@@ -152,6 +152,13 @@ def deb_extract(deb: Path, out_dir: Path) -> Optional[Path]:
     return out_dir
 
 
+def save_docbin(db, path: Path) -> None:
+    """Write a spaCy DocBin to path, whole or not at all (parent folders created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        db.to_disk(tmp)
+
+
 def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
     """Write lines (newline-terminated, UTF-8) to path, whole or not at all.
     RETURNS (int): lines written."""

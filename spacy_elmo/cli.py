@@ -7,6 +7,7 @@ from typing import Callable, Iterator, List, Optional, Tuple
 import torch
 import typer
 
+from .bilm.manylangs import ManyLangsBiLM
 from .errors import DownloadError
 from .io.embedder import ElmoEmbedder
 from .io.text import is_bilm_token
@@ -226,6 +227,8 @@ def info(
     typer.echo(f"weights:    {weights_path}")
     typer.echo(f"sha256:     {digest}")
     typer.echo(f"parameters: {n_params:,}")
+    if isinstance(bilm, ManyLangsBiLM):
+        typer.echo(f"tokens:     {bilm.describe()}")
     typer.echo(
         f"char CNN:   {o.char_dim}-dim chars, filters {[list(f) for f in o.filters]} "
         f"({o.n_filters} total, {o.activation}), {o.n_highway} highway"
@@ -235,7 +238,8 @@ def info(
         f"{o.projection_dim}, clips {o.cell_clip}/{o.proj_clip}, skip {o.use_skip_connections}"
     )
     typer.echo(f"output:     {bilm.n_output_layers} layers of {bilm.output_dim}")
-    typer.echo("options.json: " + json.dumps(o.raw, sort_keys=True))
+    label = "architecture" if isinstance(bilm, ManyLangsBiLM) else "options.json"
+    typer.echo(f"{label}: " + json.dumps(o.raw, sort_keys=True))
     if json_path is not None:
         facts = {
             "reference": weights,
@@ -294,14 +298,17 @@ def convert(
 
 @app.command()
 def download(
-    name: str = typer.Argument(..., help="small, medium, original or original-5.5B"),
+    name: str = typer.Argument(
+        ..., help="small, medium, original, original-5.5B or manylangs-LANG (e.g. manylangs-zh)"
+    ),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Default: $SPACY_ELMO_CACHE"),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="Another mirror"),
     force: bool = typer.Option(False, "--force", help="Download again"),
 ) -> None:
     """Download a published model into the cache, where every weights setting can
-    then name it. Resumes partial downloads; checks every dataset's shape before the
-    files are moved into place."""
+    then name it: AllenNLP's English models, or ELMoForManyLangs's 44 languages as
+    manylangs-LANG (ISO 639-1 code). Resumes partial downloads; checks that the model
+    loads before its files are moved into place."""
     from .io.download import download_model
 
     with _user_errors():

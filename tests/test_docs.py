@@ -1,11 +1,11 @@
 """Every code block in README.md and docs/ runs as written.
 
 Python blocks run page by page, in order, in one fresh interpreter per page, in a
-folder where `path/to/model` is a small random-weight biLM (and the other paths the
-pages read exist). Config blocks parse with spaCy's config parser, with no comment
-left inside a value and every architecture registered. Shell commands name real
-commands and options (checked against their `--help`), real project steps and
-real files.
+folder where `path/to/model` is a small random-weight biLM, `path/to/zh-model` an
+ELMoForManyLangs one (and the other paths the pages read exist). Config blocks parse
+with spaCy's config parser, with no comment left inside a value and every
+architecture registered. Shell commands name real commands and options (checked
+against their `--help`), real project steps and real files.
 """
 
 import os
@@ -80,6 +80,10 @@ def test_python_blocks_run(page, tmp_path, tiny_bilm, monkeypatch):
     save_weights_files(tiny_bilm, "path/to/model")
     if page.name == "training.md":
         make_ner_pipeline(tmp_path / "training" / "ner" / "model-best")
+    if page.name == "languages.md":
+        from .test_manylangs import write_reference_model
+
+        write_reference_model(tmp_path / "path" / "to" / "zh-model", monkeypatch)
     named = [(f"{page.name}:{line}", code) for line, code in blocks(page, "python")]
     # A block may use what an earlier block of its page made (my_pipeline, say), so
     # each page runs as one script; the namespace is fresh for every block.

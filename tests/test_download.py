@@ -1,3 +1,4 @@
+import io
 import shutil
 import socket
 import struct
@@ -5,17 +6,22 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
+import spacy
 import torch
 
-from spacy_elmo import ElmoBiLM, ElmoFormatError, load_bilm, save_weights_files
+from spacy_elmo import ElmoBiLM, ElmoFormatError, load_bilm, resolve_weights, save_weights_files
 from spacy_elmo.errors import DownloadError
 from spacy_elmo.io import download as download_module
+from spacy_elmo.io import hub
 from spacy_elmo.io.download import download_model, model_urls
 
+from .test_manylangs import SENTENCES, write_reference_model
 from .util import tiny_options
 
 
@@ -288,3 +294,164 @@ def test_download_serving_the_reference_fixture(server, cache, fixtures_dir, tmp
     assert (directory / "weights.hdf5").read_bytes() == (
         fixtures_dir / "lm_weights.hdf5"
     ).read_bytes()
+
+
+# ELMoForManyLangs: one zip per model ---------------------------------------------
+
+MANYLANGS_FILES = ["arch.json", "char.dic", "config.json", "encoder.pkl", "meta.json"]
+MANYLANGS_FILES += ["token_embedder.pkl", "word.dic"]
+
+
+@pytest.fixture
+def manylangs_dir(tmp_path, monkeypatch):
+    return write_reference_model(tmp_path / "zh-model", monkeypatch)
+
+
+def model_zip(directory, folder="", skip=(), extra=None):
+    """A zip of a model directory as the NLPL repository publishes it (with its
+    meta.json and a README beside the model files), optionally in a sub-folder."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(folder + "meta.json", '{"id": 179, "corpus": "Wikipedia"}')
+        zf.writestr(folder + "README", "ELMoForManyLangs")
+        for path in sorted(directory.iterdir()):
+            if path.name not in skip:
+                zf.write(path, folder + path.name)
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def serve_zip(server, name, data):
+    path = urlsplit(model_urls(name, server.url)[hub.MANYLANGS_ARCHIVE]).path
+    server.files[path] = data
+    return path
+
+
+def same_vectors(a, b):
+    with torch.inference_mode():
+        return torch.equal(a.embed_tokens(SENTENCES).layers, b.embed_tokens(SENTENCES).layers)
+
+
+def test_manylangs_names_and_urls():
+    assert len(hub.MANYLANGS_MODELS) == 44 == len(set(hub.MANYLANGS_MODELS.values()))
+    assert sorted(hub.MANYLANGS_MODELS.values()) == list(range(136, 180))
+    assert hub.canonical_name("MANYLANGS-Nb") == "manylangs-nb"
+    assert hub.canonical_name("manylangs-xx") is None
+    assert model_urls("manylangs-zh") == {
+        "model.zip": "http://vectors.nlpl.eu/repository/11/179.zip"
+    }
+    assert model_urls("manylangs-grc", "http://mirror/elmo/") == {
+        "model.zip": "http://mirror/elmo/153.zip"
+    }
+    with pytest.raises(ElmoFormatError, match="manylangs-LANG for LANG in ar, bg,.* zh"):
+        download_model("manylangs-xx", base_url="http://127.0.0.1:9")
+
+
+def test_manylangs_download_then_load(server, cache, manylangs_dir, monkeypatch):
+    path = serve_zip(server, "manylangs-zh", model_zip(manylangs_dir))
+    directory = download_model("Manylangs-ZH", cache=cache, base_url=server.url, progress=True)
+    assert directory == cache / "manylangs-zh"
+    assert files_in(cache) == ["manylangs-zh"]  # no .part and no unpacking folder left
+    assert files_in(directory) == MANYLANGS_FILES
+    original = load_bilm(manylangs_dir)
+    assert same_weights(load_bilm(directory), original)
+    assert same_vectors(load_bilm(directory), original)
+    # By name, in any case, through the resolver and the component.
+    monkeypatch.setenv("SPACY_ELMO_CACHE", str(cache))
+    assert resolve_weights("MANYLANGS-zh") == (directory / "config.json", directory / "encoder.pkl")
+    assert same_vectors(load_bilm("manylangs-Zh"), original)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("elmo", config={"weights": "manylangs-zh", "layers": "all"})
+    nlp.initialize()
+    doc = nlp("the bank .")
+    with torch.inference_mode():
+        expected = original.embed_tokens([["the", "bank", "."]]).layers[:, 0].numpy()
+    np.testing.assert_allclose(doc._.elmo.layers, expected, atol=1e-5, rtol=0)
+    # Already there and valid: the server is not contacted again.
+    assert download_model("manylangs-zh", cache=cache, base_url=server.url) == directory
+    assert [r["path"] for r in server.log] == [path]
+
+
+def test_manylangs_not_in_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPACY_ELMO_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(ElmoFormatError, match="`python -m spacy_elmo download manylangs-zh`"):
+        resolve_weights("Manylangs-ZH")
+
+
+def test_manylangs_zip_in_a_folder_resumes(server, cache, manylangs_dir):
+    data = model_zip(manylangs_dir, folder="zh.model/", extra={"__MACOSX/._config.json": "x"})
+    path = serve_zip(server, "manylangs-zh", data)
+    server.faults[path] = ("truncate", len(data) // 2)
+    with pytest.raises(DownloadError, match="resume"):
+        download_model("manylangs-zh", cache=cache, base_url=server.url, progress=False)
+    assert files_in(cache) == ["manylangs-zh.zip.part"]
+    directory = download_model("manylangs-zh", cache=cache, base_url=server.url, progress=False)
+    assert server.log[-1]["range"] == f"bytes={len(data) // 2}-"
+    assert files_in(cache) == ["manylangs-zh"]
+    assert files_in(directory) == MANYLANGS_FILES
+    assert same_vectors(load_bilm(directory), load_bilm(manylangs_dir))
+
+
+@pytest.mark.parametrize(
+    "kind,message",
+    [
+        ("zip-slip", "'../evil' points outside it"),
+        ("no-encoder", "the archive has no encoder.pkl in the top level"),
+        ("two-configs", "expected one config.json in the archive, found 2"),
+        ("bad-weights", "encoder.pkl: not a PyTorch state dict"),
+        ("not-a-zip", "File is not a zip file"),
+    ],
+)
+def test_bad_manylangs_zip_is_refused(server, cache, tmp_path, manylangs_dir, kind, message):
+    if kind == "zip-slip":
+        data = model_zip(manylangs_dir, extra={"../evil": "pwned"})
+    elif kind == "no-encoder":
+        data = model_zip(manylangs_dir, skip={"encoder.pkl"})
+    elif kind == "two-configs":
+        data = model_zip(manylangs_dir, extra={"copy/config.json": "{}"})
+    elif kind == "bad-weights":
+        (manylangs_dir / "encoder.pkl").write_bytes(b"not a pickle")
+        data = model_zip(manylangs_dir)
+    else:
+        data = b"<html>Not here</html>"
+    url = server.url + serve_zip(server, "manylangs-zh", data)
+    with pytest.raises(ElmoFormatError) as excinfo:
+        download_model("manylangs-zh", cache=cache, base_url=server.url, progress=False)
+    text = str(excinfo.value)
+    assert "\n" not in text and message in text
+    assert text.startswith(f"The download of 'manylangs-zh' ({url}) is not a usable")
+    assert files_in(cache) == []
+    assert not (tmp_path / "evil").exists() and not (cache.parent / "evil").exists()
+
+
+def test_manylangs_force_replaces_and_keeps_a_good_copy(
+    server, cache, tmp_path, manylangs_dir, monkeypatch
+):
+    serve_zip(server, "manylangs-zh", model_zip(manylangs_dir))
+    directory = download_model("manylangs-zh", cache=cache, base_url=server.url, progress=False)
+    (directory / "stale.txt").write_text("from before")
+    # A corrupt replacement leaves the cached model as it was.
+    serve_zip(server, "manylangs-zh", model_zip(manylangs_dir, skip={"word.dic"}))
+    with pytest.raises(ElmoFormatError, match="no word.dic"):
+        download_model("manylangs-zh", cache=cache, base_url=server.url, force=True)
+    assert files_in(cache) == ["manylangs-zh"]
+    assert "stale.txt" in files_in(directory)
+    # A good one replaces the whole directory.
+    other = write_reference_model(tmp_path / "other", monkeypatch, seed=1)
+    serve_zip(server, "manylangs-zh", model_zip(other))
+    download_model("manylangs-zh", cache=cache, base_url=server.url, force=True, progress=False)
+    assert files_in(cache) == ["manylangs-zh"]
+    assert files_in(directory) == MANYLANGS_FILES
+    assert same_vectors(load_bilm(directory), load_bilm(other))
+    assert not same_vectors(load_bilm(directory), load_bilm(manylangs_dir))
+
+
+def test_manylangs_download_command(server, cache, manylangs_dir):
+    serve_zip(server, "manylangs-zh", model_zip(manylangs_dir))
+    command = [sys.executable, "-m", "spacy_elmo", "download", "manylangs-ZH"]
+    command += ["--cache", str(cache), "--base-url", server.url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert f"is in {cache / 'manylangs-zh'}" in result.stdout
+    assert files_in(cache / "manylangs-zh") == MANYLANGS_FILES

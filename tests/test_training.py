@@ -181,3 +181,41 @@ def test_baseline_configs_train(tmp_path, corpus, task):
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert spacy.load(tmp_path / "model-best").pipe_names == ["tok2vec", task]
+
+
+@pytest.mark.parametrize("name", ["bow", "ensemble", "elmo"])
+def test_chinese_sentiment_configs_train(tmp_path, monkeypatch, name):
+    """The Chinese configs train as shipped; the ELMo one here on an ELMoForManyLangs
+    model directory (a random one in their format), through `spacy train`."""
+    from spacy.tokens import DocBin
+
+    from .test_manylangs import write_reference_model
+
+    nlp = spacy.blank("zh")
+    texts = ["我们喜欢银行。", "银行不好。", "我们喜欢中文。", "中文不好，银行不好。"]
+    paths = []
+    for split, n in (("train", 24), ("dev", 8)):
+        db = DocBin()
+        for i in range(n):
+            doc = nlp(texts[i % 4])
+            doc.cats = {"POS": float(i % 2 == 0), "NEG": float(i % 2 == 1)}
+            db.add(doc)
+        db.to_disk(tmp_path / f"{split}.spacy")
+        paths.append(str(tmp_path / f"{split}.spacy"))
+    config = CONFIGS / f"zh_sentiment_{name}.cfg"
+    cmd = [sys.executable, "-m", "spacy", "train", str(config), "--output", str(tmp_path / "out")]
+    cmd += ["--paths.train", paths[0], "--paths.dev", paths[1]]
+    cmd += ["--training.max_steps=6", "--training.eval_frequency=3"]
+    if name == "elmo":
+        model_dir = write_reference_model(tmp_path / "zh-elmo", monkeypatch)
+        cmd += ["--paths.elmo_weights", str(model_dir), "--variables.elmo_width", "16"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trained = spacy.load(tmp_path / "out" / "model-best")
+    assert trained.lang == "zh" and ("elmo" in trained.pipe_names) == (name == "elmo")
+    doc = trained("我们喜欢银行。")
+    assert [t.text for t in doc][:2] == ["我", "们"]  # one token per character
+    assert set(doc.cats) == {"POS", "NEG"}
+    if name == "elmo":
+        assert doc._.elmo.vectors.shape == (len(doc), 16)

@@ -30,11 +30,10 @@ class ProjectedBiLstm(nn.Module):
 
     Parameters are stacked over the direction (dimension 0). Gate blocks are kept in
     the order i, f, o, g (the weight file's order is i, g, f, o) and the bias holds
-    the stored values: TensorFlow's +1 on the forget gate is added at run time, so
-    saving the model writes the stored values back exactly.
+    the stored values: TensorFlow's +1 on the forget gate (`forget_bias`) is added at
+    run time, so saving the model writes the stored values back exactly.
     """
 
-    forget_bias = 1.0
     # Most packed rows whose input-to-gate products are held at once, per direction.
     gate_block_rows = 512
 
@@ -49,6 +48,7 @@ class ProjectedBiLstm(nn.Module):
         proj_clip: Optional[float] = None,
         use_skip_connections: bool = False,
         project: Optional[bool] = None,
+        forget_bias: float = 1.0,
     ) -> None:
         """Create a randomly initialised stack (TensorFlow's Glorot init, zero bias).
 
@@ -61,6 +61,9 @@ class ProjectedBiLstm(nn.Module):
         use_skip_connections (bool): Add each layer's input to its output (layers >= 1).
         project (Optional[bool]): Whether there is a projection; defaults to
             projection_dim != dim (bilm-tf has none when they are equal).
+        forget_bias (float): Added to the forget gate's stored bias at run time: 1.0
+            for bilm-tf's weights (TensorFlow's LSTMCell), 0.0 for weights trained
+            in PyTorch, whose bias holds it already (ELMoForManyLangs).
         """
         super().__init__()
         if n_layers < 1:
@@ -89,7 +92,8 @@ class ProjectedBiLstm(nn.Module):
             nn.Parameter(torch.empty(2, dim, projection_dim)) for _ in (sizes if project else [])
         )
         forget = torch.zeros(4 * dim)
-        forget[dim : 2 * dim] = self.forget_bias
+        forget[dim : 2 * dim] = forget_bias
+        self.forget_bias = forget_bias
         self.register_buffer("forget_offset", forget, persistent=False)
         self.reset_parameters()
 

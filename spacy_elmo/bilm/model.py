@@ -48,6 +48,9 @@ class ElmoBiLM(nn.Module):
     """
 
     boundary_ids: torch.Tensor
+    # The token strings that stand for the sentence boundaries.
+    bos_token = BOS_TOKEN
+    eos_token = EOS_TOKEN
 
     def __init__(
         self,
@@ -64,7 +67,6 @@ class ElmoBiLM(nn.Module):
             across batches during inference; 0 disables the cache.
         """
         super().__init__()
-        self.options = options
         self.char_encoder = CharacterEncoder(
             n_characters=262,
             char_dim=options.char_dim,
@@ -73,6 +75,24 @@ class ElmoBiLM(nn.Module):
             output_dim=options.projection_dim,
             activation=options.activation,
         )
+        # Rows of `char_embed` in the weight file: 261 (no padding row) or 262.
+        self.char_table_rows_in_file = 261
+        boundary = torch.from_numpy(bos_eos_ids(options.max_characters_per_token))
+        self.register_buffer("boundary_ids", boundary, persistent=False)
+        self._init_contextual(options, stateful, token_cache_size)
+
+    def _init_contextual(
+        self,
+        options: ElmoOptions,
+        stateful: bool,
+        token_cache_size: int,
+        *,
+        forget_bias: float = 1.0,
+        project: Optional[bool] = None,
+    ) -> None:
+        """Create the LSTMs and the state shared by every kind of token layer
+        (forget_bias and project: see ProjectedBiLstm)."""
+        self.options = options
         self.lstm = ProjectedBiLstm(
             input_dim=options.projection_dim,
             dim=options.dim,
@@ -81,15 +101,13 @@ class ElmoBiLM(nn.Module):
             cell_clip=options.cell_clip,
             proj_clip=options.proj_clip,
             use_skip_connections=options.use_skip_connections,
+            project=project,
+            forget_bias=forget_bias,
         )
         self.stateful = stateful
-        # Rows of `char_embed` in the weight file: 261 (no padding row) or 262.
-        self.char_table_rows_in_file = 261
         self.token_cache = TokenCache(token_cache_size)
         self.vocabulary: Optional[VocabularyTable] = None
         self._state: Optional[LstmState] = None
-        boundary = torch.from_numpy(bos_eos_ids(options.max_characters_per_token))
-        self.register_buffer("boundary_ids", boundary, persistent=False)
 
     @property
     def n_output_layers(self) -> int:
@@ -136,7 +154,7 @@ class ElmoBiLM(nn.Module):
         RETURNS (BiLMOutput): The layers and the token mask.
         """
         strings, index = unique_tokens(sentences)
-        table = self.token_vectors([BOS_TOKEN, EOS_TOKEN, *strings])
+        table = self.token_vectors([self.bos_token, self.eos_token, *strings])
         lengths = np.array([len(s) for s in sentences], dtype=np.int64)
         return self._contextualize(table, index + 1, lengths)
 
@@ -186,9 +204,13 @@ class ElmoBiLM(nn.Module):
         ids = strings_to_ids(strings, self.options.max_characters_per_token)
         return self.char_encoder(torch.from_numpy(ids).to(self.boundary_ids.device))
 
+    def token_layer(self) -> nn.Module:
+        """The module that computes the context-free token layer."""
+        return self.char_encoder
+
     def _weights_signature(self) -> Hashable:
         return tuple(
-            (p.data_ptr(), p._version, p.dtype, p.device) for p in self.char_encoder.parameters()
+            (p.data_ptr(), p._version, p.dtype, p.device) for p in self.token_layer().parameters()
         )
 
     def _contextualize(

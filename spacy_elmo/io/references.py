@@ -6,7 +6,7 @@ from typing import Any, Dict, List, Tuple, Union
 
 from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
 from ..errors import ElmoFormatError
-from . import hub, packaged
+from . import hub, manylangs_files, packaged
 from .weights import OPTIONS_FILE, WEIGHTS_FILE, load_weights_files
 
 WeightsRef = Union[str, "os.PathLike[str]", Tuple[Any, Any], List[Any], Dict[str, Any], ElmoBiLM]
@@ -14,9 +14,11 @@ ELMO_FACTORY = "elmo"
 
 ACCEPTED = (
     "an (options.json, weights.hdf5) pair, a {'options': ..., 'weights': ...} dict, a directory "
-    f"holding {OPTIONS_FILE} and {WEIGHTS_FILE}, a saved spaCy pipeline with an "
+    f"holding {OPTIONS_FILE} and {WEIGHTS_FILE}, an ELMoForManyLangs model directory "
+    f"({manylangs_files.CONFIG_FILE}, {manylangs_files.ENCODER_FILE}, ...), a saved spaCy "
+    "pipeline with an "
     f"'{ELMO_FACTORY}' component, a shipped model's name ({', '.join(packaged.PACKAGED_MODELS)}) "
-    f"or a published model's name ({', '.join(hub.PUBLISHED_MODELS)})"
+    f"or a published model's name ({hub.names_text()})"
 )
 DEFAULT_WEIGHTS = packaged.DEFAULT_MODEL
 
@@ -26,12 +28,14 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
 
     ref (WeightsRef): An (options, weights) pair or dict (or the string
         "OPTIONS,WEIGHTS"), a directory holding
-        options.json and weights.hdf5 (what pretraining writes), a saved spaCy
+        options.json and weights.hdf5 (what pretraining writes), an ELMoForManyLangs
+        model directory (resolved to its config.json and encoder.pkl), a saved spaCy
         pipeline (its `elmo` component's directory holds the two files; name the
         component as `PIPELINE/COMPONENT` if it has several), the name of a
         model shipped in the package (e.g. "en-open-3m", the default), or a
         published model's name, looked up in the download cache.
-    RETURNS (Tuple[Path, Path]): The options.json and weights.hdf5 paths.
+    RETURNS (Tuple[Path, Path]): The options.json and weights.hdf5 paths, or an
+        ELMoForManyLangs directory's config.json and encoder.pkl.
     """
     if isinstance(ref, dict):
         if set(ref) != {"options", "weights"}:
@@ -57,10 +61,13 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
     if path.is_dir():
         if (path / OPTIONS_FILE).exists() or (path / WEIGHTS_FILE).exists():
             return path / OPTIONS_FILE, path / WEIGHTS_FILE
+        if manylangs_files.is_model_dir(path):
+            return path / manylangs_files.CONFIG_FILE, path / manylangs_files.ENCODER_FILE
         if (path / "config.cfg").is_file():
             return _pipeline_files(path, None)
         raise ElmoFormatError(
-            f"{path} holds neither {OPTIONS_FILE} + {WEIGHTS_FILE} "
+            f"{path} holds neither {OPTIONS_FILE} + {WEIGHTS_FILE}, nor an ELMoForManyLangs "
+            f"model's {manylangs_files.CONFIG_FILE} + {manylangs_files.ENCODER_FILE}, "
             "nor a spaCy pipeline's config.cfg"
         )
     if (path.parent / "config.cfg").is_file() and not path.exists():
@@ -76,6 +83,13 @@ def resolve_weights(ref: WeightsRef) -> Tuple[Path, Path]:
     name = hub.canonical_name(str(ref))
     if name is not None:
         directory = hub.model_dir(name)
+        if hub.is_manylangs(name):
+            if not manylangs_files.is_model_dir(directory):
+                raise ElmoFormatError(
+                    f"The published model '{name}' is not in the cache ({directory}): run "
+                    f"`python -m spacy_elmo download {name}`, or unzip its archive there"
+                )
+            return directory / manylangs_files.CONFIG_FILE, directory / manylangs_files.ENCODER_FILE
         if not (directory / WEIGHTS_FILE).is_file():
             raise ElmoFormatError(
                 f"The published model '{name}' is not in the cache ({directory}): run "
@@ -102,6 +116,12 @@ def load_bilm(
     if isinstance(ref, ElmoBiLM):
         return ref
     options_path, weights_path = resolve_weights(ref)
+    if options_path.name == manylangs_files.CONFIG_FILE and manylangs_files.is_model_dir(
+        options_path.parent
+    ):
+        return manylangs_files.read_model_dir(
+            options_path.parent, stateful=stateful, token_cache_size=token_cache_size
+        )
     return load_weights_files(
         options_path, weights_path, stateful=stateful, token_cache_size=token_cache_size
     )
@@ -129,4 +149,6 @@ def _pipeline_files(pipeline: Path, component: Union[str, None]) -> Tuple[Path, 
             f"{len(names)} ({', '.join(names) or 'none'}); name one as {pipeline}/NAME"
         )
     directory = pipeline / names[0]
+    if manylangs_files.is_model_dir(directory):
+        return directory / manylangs_files.CONFIG_FILE, directory / manylangs_files.ENCODER_FILE
     return directory / OPTIONS_FILE, directory / WEIGHTS_FILE

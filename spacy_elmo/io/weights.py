@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import torch
 
+from ..bilm.manylangs import ManyLangsBiLM
 from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
 from ..bilm.options import ElmoOptions
 from ..errors import ElmoFormatError
@@ -171,6 +172,12 @@ def save_weights_files(
     overwrite (bool): Replace existing files instead of raising.
     RETURNS (Tuple[Path, Path]): The options and weights paths.
     """
+    if isinstance(model, ManyLangsBiLM):
+        raise ElmoFormatError(
+            "bilm-tf's options.json + weights.hdf5 cannot hold an ELMoForManyLangs biLM "
+            "(its word embedding and character dictionary): save it in a pipeline "
+            "(`convert SOURCE OUTPUT --to pipeline`) or keep its own model directory"
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     options_path, weights_path = directory / OPTIONS_FILE, directory / WEIGHTS_FILE

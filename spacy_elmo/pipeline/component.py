@@ -15,9 +15,12 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
 from thinc.util import to_numpy, torch2xp, xp2torch
 
+from ..bilm.manylangs import ManyLangsBiLM
+from ..bilm.model import ElmoBiLM
 from ..errors import ElmoFormatError
+from ..io import manylangs_files
 from ..io.references import DEFAULT_WEIGHTS, WeightsRef, load_bilm
-from ..io.weights import load_weights_files, save_weights_files
+from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE, load_weights_files, save_weights_files
 from .doc_data import ElmoDocData
 from .extensions import LAYERS_EXTENSION, install_extensions, set_vector_hooks
 from .layers import get_bilm, has_bilm, predict_reduced, set_bilm
@@ -375,13 +378,24 @@ class ElmoComponent(TrainablePipe):
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
         """Write the component: `cfg`, and the biLM as options.json + weights.hdf5
-        (the original format: AllenNLP-style tools read it, nothing is pickled)."""
+        (the original format: AllenNLP-style tools read it, nothing is pickled), or an
+        ELMoForManyLangs biLM as its own model directory (state dicts of tensors only)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         cfg = self._shape_cfg() if has_bilm(self.model) else {}
         srsly.write_json(path / "cfg", cfg)
-        if has_bilm(self.model):
-            save_weights_files(get_bilm(self.model), path, overwrite=True)
+        if not has_bilm(self.model):
+            return
+        bilm = get_bilm(self.model)
+        stale: Tuple[Path, ...]
+        if isinstance(bilm, ManyLangsBiLM):
+            manylangs_files.write_model_dir(bilm, path, overwrite=True)
+            stale = (path / OPTIONS_FILE, path / WEIGHTS_FILE)
+        else:
+            save_weights_files(bilm, path, overwrite=True)
+            stale = tuple(path / name for name in manylangs_files.MODEL_FILES)
+        for old in stale:  # what an earlier save of another kind of biLM left here
+            old.unlink(missing_ok=True)
 
     def from_disk(
         self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
@@ -389,8 +403,12 @@ class ElmoComponent(TrainablePipe):
         """Load what to_disk wrote."""
         path = Path(path)
         cfg = srsly.read_json(path / "cfg") if (path / "cfg").exists() else {}
-        if (path / "weights.hdf5").exists():
-            bilm = load_weights_files(path / "options.json", path / "weights.hdf5")
+        bilm: Optional[ElmoBiLM] = None
+        if manylangs_files.is_model_dir(path):
+            bilm = manylangs_files.read_model_dir(path)
+        elif (path / WEIGHTS_FILE).exists():
+            bilm = load_weights_files(path / OPTIONS_FILE, path / WEIGHTS_FILE)
+        if bilm is not None:
             set_bilm(self.model, bilm)
             self._check_layers()
         self._check_shape_cfg(cfg, str(path))

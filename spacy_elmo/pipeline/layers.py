@@ -11,8 +11,10 @@ from thinc.api import Model, PyTorchShim, get_torch_default_device, torch2xp, xp
 from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 from thinc.types import Floats3d
 
+from ..bilm.manylangs import ManyLangsBiLM
 from ..bilm.model import ElmoBiLM
 from ..errors import ElmoFormatError
+from ..io import manylangs_files
 from ..io.text import is_bilm_token
 from ..io.weights import bilm_from_bytes, bilm_to_bytes
 
@@ -231,9 +233,12 @@ def _weights_signature(bilm: ElmoBiLM) -> Hashable:
 
 
 def _serialize_bilm(bilm: Optional[ElmoBiLM]) -> bytes:
-    """The biLM as msgpack: its options and its weights as hdf5 bytes."""
+    """The biLM as msgpack: its options and its weights as hdf5 bytes, or for an
+    ELMoForManyLangs biLM the files of its model directory."""
     if bilm is None:
         return b""
+    if isinstance(bilm, ManyLangsBiLM):
+        return srsly.msgpack_dumps({"elmoformanylangs": manylangs_files.model_files(bilm)})
     return srsly.msgpack_dumps({"options": bilm.options.raw, "weights": bilm_to_bytes(bilm)})
 
 
@@ -241,12 +246,18 @@ def _deserialize_bilm(current: Any, data: bytes, device: torch.device) -> Option
     """Read what _serialize_bilm wrote, onto `device`."""
     if not data:
         return None
+    source = "serialized ELMo biLM"
     try:
         msg = srsly.msgpack_loads(data)
+        if "elmoformanylangs" in msg:
+            files = msg["elmoformanylangs"]
+            return manylangs_files.bilm_from_model_files(files, source).to(device)
         options, weights = msg["options"], msg["weights"]
+    except ElmoFormatError:
+        raise
     except Exception as e:  # msgpack raises several types for corrupt data
         raise ElmoFormatError(f"Cannot read the serialized ELMo biLM: {e}") from None
-    return bilm_from_bytes(options, weights, "serialized ELMo biLM").to(device)
+    return bilm_from_bytes(options, weights, source).to(device)
 
 
 def bilm_shim(model: Model) -> ElmoBiLMShim:

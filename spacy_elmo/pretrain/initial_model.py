@@ -7,9 +7,11 @@ from typing import Callable
 import torch
 from thinc.api import Config
 
+from ..bilm.manylangs import ManyLangsBiLM
 from ..bilm.model import ElmoBiLM
 from ..bilm.options import ElmoOptions, make_options
 from ..bilm.softmax import FullSoftmax, LMSoftmax, make_softmax
+from ..errors import ElmoFormatError
 from ..io.references import load_bilm, resolve_weights
 from .model_files import SOFTMAX_FILE, VOCAB_FILE, load_softmax
 from .objective import BiLanguageModel
@@ -24,6 +26,12 @@ def build_model(config: Config, vocab: Vocabulary, log: Log) -> BiLanguageModel:
     init = config["training"]["init_weights"]
     if init is not None:
         bilm = load_bilm(init, token_cache_size=0)
+        if isinstance(bilm, ManyLangsBiLM):
+            raise ElmoFormatError(
+                f"--paths.init_weights {init}: adapting starts from bilm-tf/AllenNLP-format "
+                "biLMs; an ELMoForManyLangs model (word+character token layer) cannot be "
+                "adapted here"
+            )
         log(f"Adapting the biLM of {init}")
     else:
         options = ElmoOptions.from_dict(make_options(**config["model"]), "[model]")

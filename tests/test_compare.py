@@ -1,0 +1,110 @@
+"""The final comparison's machinery: cross-validation folds and training
+(scripts/cross_validate.py) and the summary with its tests (scripts/compare.py)."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import spacy
+from scipy import stats
+
+from .util import load_script, textcat_docs, write_corpus
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def test_folds_are_stratified_seeded_and_roles_disjoint():
+    cv = load_script("cross_validate")
+    labels = ["POS"] * 53 + ["NEG"] * 47
+    folds = cv.assign_folds(labels, 10, seed=0)
+    assert folds == cv.assign_folds(labels, 10, seed=0) != cv.assign_folds(labels, 10, seed=1)
+    sizes = Counter(folds)
+    assert set(sizes) == set(range(10)) and max(sizes.values()) - min(sizes.values()) <= 1
+    for f in range(10):
+        pos = sum(1 for lab, g in zip(labels, folds) if g == f and lab == "POS")
+        assert pos in (5, 6)
+    for f in range(10):
+        roles = cv.fold_roles(f, 10)
+        assert roles["test"] == [f] and roles["dev"] == [(f + 1) % 10]
+        assert sorted(roles["train"] + roles["dev"] + roles["test"]) == list(range(10))
+    with pytest.raises(ValueError, match="at least 3"):
+        cv.assign_folds(labels, 2, seed=0)
+
+
+def test_cross_validation_trains_and_scores_a_fold(tmp_path):
+    cv = load_script("cross_validate")
+    nlp = spacy.blank("en")
+    data = tmp_path / "data"
+    data.mkdir()
+    for split, n, seed in (("train", 24, 0), ("dev", 8, 1), ("test", 8, 2)):
+        write_corpus(textcat_docs(nlp, n, seed=seed), data / f"{split}.spacy")
+    metrics = tmp_path / "cv.json"
+    args = [str(CONFIGS / "textcat_baseline.cfg"), str(tmp_path / "cv"), str(metrics)]
+    args += ["--data", str(data), "--folds", "4", "--only", "1", "--threads", "1"]
+    assert cv.main(args + ["--training.max_steps", "4", "--training.eval_frequency", "2"]) == 0
+    result = json.loads(metrics.read_text())
+    assert result["folds"] == 4 and [run["fold"] for run in result["runs"]] == [1]
+    assert 0.0 <= result["runs"][0]["accuracy"] <= 1.0 and result["runs"][0]["n_docs"] == 10
+    # Fold 1's test texts are fold 1; its dev texts fold 2; nothing is in two roles.
+    texts = {}
+    for split in ("train", "dev", "test"):
+        db = spacy.tokens.DocBin().from_disk(tmp_path / "cv" / "folds" / "fold1" / f"{split}.spacy")
+        texts[split] = [d.text for d in db.get_docs(nlp.vocab)]
+    assert sum(map(len, texts.values())) == 40
+    assert (tmp_path / "cv" / "fold1" / "seed0" / "model-best").is_dir()
+
+
+def write(path: Path, runs: list, **extra) -> Path:
+    path.write_text(json.dumps({"runs": runs, **extra}))
+    return path
+
+
+def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
+    compare = load_script("compare")
+    base = [0.70, 0.72, 0.68, 0.71]
+    elmo = [0.73, 0.74, 0.70, 0.75]
+    tc_base = write(
+        tmp_path / "b.json",
+        [{"fold": i, "accuracy": a} for i, a in enumerate(base)],
+        name="baseline",
+        config="b.cfg",
+    )
+    tc_elmo = write(
+        tmp_path / "e.json",
+        [{"fold": i, "accuracy": a} for i, a in enumerate(elmo)],
+        name="ELMo",
+        config="e.cfg",
+    )
+    ner_base = write(tmp_path / "nb.json", [{"f": 0.80}, {"f": 0.81}, {"f": 0.79}], name="baseline")
+    ner_elmo = write(tmp_path / "ne.json", [{"f": 0.84}, {"f": 0.83}, {"f": 0.85}], name="ELMo")
+    out = tmp_path / "summary.json"
+    args = [
+        str(out),
+        "--ner",
+        str(ner_base),
+        str(ner_elmo),
+        "--textcat",
+        str(tc_base),
+        str(tc_elmo),
+    ]
+    assert compare.main(args) == 0
+    summary = json.loads(out.read_text())
+    tc = summary["textcat"]
+    assert tc["metric"] == "accuracy" and tc["baseline"]["config"] == "b.cfg"
+    assert tc["elmo"]["scores"] == pytest.approx([73.0, 74.0, 70.0, 75.0])
+    assert tc["difference"]["per_fold"] == pytest.approx([3.0, 2.0, 2.0, 4.0])
+    assert tc["difference"]["gain"] == pytest.approx(2.75)
+    assert tc["difference"]["relative_error_reduction"] == pytest.approx(2.75 / (100 - 70.25))
+    paired = stats.ttest_rel([73, 74, 70, 75], [70, 72, 68, 71]).pvalue
+    assert tc["difference"]["p_value"] == pytest.approx(paired)
+    ner = summary["ner"]
+    assert ner["metric"] == "ents_f" and ner["baseline"]["mean"] == pytest.approx(80.0)
+    assert ner["baseline"]["std"] == pytest.approx(1.0)
+    welch = stats.ttest_ind([84, 83, 85], [80, 81, 79], equal_var=False).pvalue
+    assert ner["difference"]["p_value"] == pytest.approx(welch)
+    assert ner["difference"]["significant_at_0.05"] is True
+    # Folds that differ cannot be paired.
+    write(tc_elmo, [{"fold": i + 1, "accuracy": a} for i, a in enumerate(elmo)])
+    with pytest.raises(ValueError, match="same folds"):
+        compare.main([str(out), "--textcat", str(tc_base), str(tc_elmo)])
