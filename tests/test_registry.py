@@ -13,6 +13,7 @@ ARCHITECTURES = [
     "spacy-elmo.ElmoListener.v1",
     "spacy-elmo.ElmoTok2Vec.v1",
     "spacy-elmo.ElmoConcatTok2Vec.v1",
+    "spacy-elmo.ElmoBiLSTMTok2Vec.v1",
 ]
 
 
@@ -72,11 +73,40 @@ def test_architectures_build_from_config():
         [concat.features]
         @architectures = "spacy-elmo.ElmoListener.v1"
         width = 16
+
+        [bilstm]
+        @architectures = "spacy-elmo.ElmoBiLSTMTok2Vec.v1"
+        depth = 1
+
+        [bilstm.elmo]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 16
+
+        [bilstm.features]
+        @architectures = "spacy.MultiHashEmbed.v2"
+        width = 6
+        attrs = ["NORM", "SHAPE"]
+        rows = [100, 50]
+        include_static_vectors = false
         """
     )
     built = registry.resolve(config)
     assert all(isinstance(m, Model) for m in built.values())
     assert built["listener"].get_dim("nO") == 16 and built["concat"].get_dim("nO") == 20
+    # The BiLSTM is as wide as [ELMo; features], read from the features' last layer.
+    assert built["bilstm"].get_dim("nO") == 22
+
+
+def test_bilstm_tok2vec_refuses_features_of_unknown_width():
+    from thinc.api import Model, noop
+
+    build = registry.architectures.get("spacy-elmo.ElmoBiLSTMTok2Vec.v1")
+    listener = registry.architectures.get("spacy-elmo.ElmoListener.v1")(width=16)
+    with pytest.raises(
+        ValueError, match="output width of `elmo` and of `features`.*got 16 and None"
+    ):
+        build(listener, noop())
+    assert isinstance(build(listener, listener, depth=0), Model)
 
 
 def test_factory_default_is_the_newest_bilm_the_configs_use():

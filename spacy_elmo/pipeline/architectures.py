@@ -4,7 +4,7 @@ from typing import List, Optional, Union
 
 from spacy.tokens import Doc
 from spacy.util import SimpleFrozenDict, registry
-from thinc.api import Model, NumpyOps, concatenate, get_current_ops
+from thinc.api import Model, NumpyOps, chain, concatenate, get_current_ops
 from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 from thinc.types import Floats2d, Floats3d
 
@@ -221,3 +221,72 @@ def ElmoConcatTok2Vec_v1(
     if elmo.has_dim("nO") and features.has_dim("nO"):
         model.set_dim("nO", elmo.get_dim("nO") + features.get_dim("nO"))
     return model
+
+
+@registry.architectures("spacy-elmo.ElmoBiLSTMTok2Vec.v1")
+def ElmoBiLSTMTok2Vec_v1(
+    elmo: Model[List[Doc], List[Floats2d]],
+    features: Model[List[Doc], List[Floats2d]],
+    depth: int = 2,
+    dropout: float = 0.2,
+) -> Model[List[Doc], List[Floats2d]]:
+    """The paper's task encoder: [ELMo; word features] per token, then a bidirectional
+    LSTM (PyTorch) as wide as that concatenation, so no width has to be repeated.
+
+    Example (the recipe of configs/ner.cfg):
+
+        [components.ner.model.tok2vec]
+        @architectures = "spacy-elmo.ElmoBiLSTMTok2Vec.v1"
+        depth = 2
+        dropout = 0.2
+
+        [components.ner.model.tok2vec.elmo]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 256
+
+        [components.ner.model.tok2vec.features]
+        @architectures = "spacy.MultiHashEmbed.v2"
+        # width, attrs, rows, include_static_vectors
+
+    `replace_listeners` takes the path of the listener: ["model.tok2vec.elmo"].
+
+    elmo (Model[List[Doc], List[Floats2d]]): ElmoListener.v1 or ElmoTok2Vec.v1.
+    features (Model[List[Doc], List[Floats2d]]): Word features with a known output width,
+        e.g. spacy.MultiHashEmbed.v2.
+    depth (int): BiLSTM layers.
+    dropout (float): Dropout between the BiLSTM layers.
+    RETURNS (Model[List[Doc], List[Floats2d]]): Per Doc (n_tokens, sum of the widths).
+    """
+    from spacy.ml.models.tok2vec import BiLSTMEncoder
+
+    widths = [_output_width(part) for part in (elmo, features)]
+    if None in widths:
+        raise ValueError(
+            "spacy-elmo.ElmoBiLSTMTok2Vec.v1 needs the output width of `elmo` and of "
+            f"`features` when it is built (got {widths[0]} and {widths[1]}): use "
+            "spacy.MultiHashEmbed.v2 or another layer with a set width as `features`"
+        )
+    width = sum(w for w in widths if w is not None)
+    model: Model[List[Doc], List[Floats2d]] = chain(
+        concatenate(elmo, features), BiLSTMEncoder(width=width, depth=depth, dropout=dropout)
+    )
+    model.set_dim("nO", width)
+    return model
+
+
+def _output_width(model: Model) -> Optional[int]:
+    """The output width of a model: its own nO, else that of the last layer of a chain
+    that declares one (spacy.MultiHashEmbed.v2 ends in width-free list conversions), of
+    the layer inside a one-layer wrapper, or the sum over a concatenation."""
+    if model.has_dim("nO") is True:
+        return model.get_dim("nO")
+    kind = model._func.__module__  # which thinc combinator built it
+    if kind == "thinc.layers.concatenate":
+        widths = [_output_width(layer) for layer in model.layers]
+        return None if None in widths else sum(w for w in widths if w is not None)
+    if kind == "thinc.layers.chain" or len(model.layers) == 1:
+        for layer in reversed(model.layers):
+            width = _output_width(layer)
+            if width is not None:
+                return width
+    return None
