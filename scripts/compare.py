@@ -2,7 +2,8 @@
 
     python scripts/compare.py metrics/summary.json \
         --ner metrics/ner_baseline.json metrics/ner_elmo.json \
-        --textcat metrics/cv_textcat_baseline.json metrics/cv_textcat_elmo.json
+        --textcat metrics/cv_textcat_baseline.json metrics/cv_textcat_elmo.json \
+        --textcat-svm metrics/cv_textcat_svm.json
 
 NER results are scripts/evaluate.py files (one run per training seed, scored on the
 test set); textcat results are scripts/cross_validate.py files (one run per fold,
@@ -14,6 +15,8 @@ the same folds on both sides). The output, in percent:
 
 `difference` holds the mean gain, the relative error reduction and a t-test: paired
 by fold for textcat (the same texts on both sides), Welch's for NER seeds (unpaired).
+With --textcat-svm (scripts/elmo_svm.py --folds, the same folds), textcat also gets
+"svm" and "svm_difference": the classic path against the same baseline.
 """
 
 import argparse
@@ -30,7 +33,7 @@ def side(result: Dict[str, Any], key: str) -> Dict[str, Any]:
     """One model's scores (percent) from an evaluate or cross_validate file."""
     runs = result["runs"]
     scores = [100.0 * run[key] for run in runs]
-    return {
+    out = {
         "name": result.get("name"),
         "config": result.get("config") or result.get("training_dir"),
         "scores": scores,
@@ -38,6 +41,13 @@ def side(result: Dict[str, Any], key: str) -> Dict[str, Any]:
         "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
         "folds": [run["fold"] for run in runs] if "fold" in runs[0] else None,
     }
+    if all("per_type" in run for run in runs):
+        # NER: each entity type's F1, mean over the runs.
+        types = sorted(runs[0]["per_type"])
+        out["per_type_f"] = {
+            t: statistics.fmean(100.0 * run["per_type"][t]["f"] for run in runs) for t in types
+        }
+    return out
 
 
 def difference(baseline: Dict[str, Any], elmo: Dict[str, Any], paired: bool) -> Dict[str, Any]:
@@ -65,15 +75,20 @@ def difference(baseline: Dict[str, Any], elmo: Dict[str, Any], paired: bool) -> 
     return out
 
 
-def compare(task: str, baseline_file: Path, elmo_file: Path) -> Dict[str, Any]:
+def compare(
+    task: str, baseline_file: Path, other_file: Path, other: str = "elmo"
+) -> Dict[str, Any]:
+    """The baseline, the other model (key `other`) and their difference (key
+    "difference", or "<other>_difference" for a model other than "elmo")."""
     metric, key = METRICS[task]
-    results = [json.loads(Path(f).read_text(encoding="utf-8")) for f in (baseline_file, elmo_file)]
-    baseline, elmo = (side(r, key) for r in results)
+    results = [json.loads(Path(f).read_text(encoding="utf-8")) for f in (baseline_file, other_file)]
+    baseline, model = (side(r, key) for r in results)
+    diff_key = "difference" if other == "elmo" else f"{other}_difference"
     return {
         "metric": metric,
         "baseline": baseline,
-        "elmo": elmo,
-        "difference": difference(baseline, elmo, paired=task == "textcat"),
+        other: model,
+        diff_key: difference(baseline, model, paired=task == "textcat"),
     }
 
 
@@ -82,7 +97,10 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("output", type=Path)
     parser.add_argument("--ner", nargs=2, type=Path, metavar=("BASELINE", "ELMO"))
     parser.add_argument("--textcat", nargs=2, type=Path, metavar=("BASELINE", "ELMO"))
+    parser.add_argument("--textcat-svm", type=Path, metavar="SVM", help="needs --textcat")
     args = parser.parse_args(argv)
+    if args.textcat_svm and not args.textcat:
+        parser.error("--textcat-svm compares with the baseline of --textcat: give both")
     summary = {}
     for task in ("ner", "textcat"):
         files = getattr(args, task)
@@ -90,6 +108,10 @@ def main(argv: List[str] = None) -> int:
             summary[task] = compare(task, *files)
             d = summary[task]["difference"]
             print(f"{task}: gain {d['gain']:+.2f} points, p = {d['p_value']}")
+    if args.textcat_svm:
+        summary["textcat"].update(compare("textcat", args.textcat[0], args.textcat_svm, "svm"))
+        d = summary["textcat"]["svm_difference"]
+        print(f"textcat, ELMo vectors + SVM: gain {d['gain']:+.2f} points, p = {d['p_value']}")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from evaluate import write_result
 

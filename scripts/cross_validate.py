@@ -110,20 +110,28 @@ def main(argv=None) -> int:
             "textcat", run_dir / "model-best", fold_dirs[f] / "test.spacy"
         )
         record = json.loads((run_dir / "train.json").read_text(encoding="utf-8"))
-        scores.update(fold=f, train_wall_seconds=record.get("wall_seconds"))
+        scores.update(
+            fold=f,
+            train_wall_seconds=record.get("wall_seconds"),
+            config=record.get("config"),
+            overrides=record.get("overrides", {}),
+            max_steps=record.get("overrides", {}).get("training.max_steps"),
+        )
         runs.append(scores)
         print(f"[cross_validate.py] fold {f}: accuracy {scores['accuracy']:.4f}", flush=True)
-    accuracies = [run["accuracy"] for run in runs]
+    summary = {m: evaluate.summarize([run[m] for run in runs]) for m in ("accuracy", "macro_f")}
+    summary["train_wall_seconds"] = evaluate.summarize([run["train_wall_seconds"] for run in runs])
     evaluate.write_result(
         args.metrics,
         {
             "task": "textcat",
             "name": args.name or args.config.stem,
             "config": str(args.config),
+            "test": f"{args.folds}-fold cross-validation of {args.data}",
             "folds": args.folds,
             "fold_seed": args.fold_seed,
             "seed": args.seed,
-            "summary": {"accuracy": evaluate.summarize(accuracies)},
+            "summary": summary,
             "runs": runs,
         },
     )

@@ -12,6 +12,12 @@ concatenated. Features are standardised on the training set. The feature kind an
 SVM's C are chosen on the dev set (accuracy); the chosen model is scored once on the
 test set (accuracy and macro F1, as scripts/evaluate.py computes them). One SVM per
 seed (liblinear's coordinate descent visits the examples in a seeded random order).
+
+With --folds K it cross-validates instead, on the folds scripts/cross_validate.py uses
+for the same --folds and --fold-seed: all texts are embedded once, and for each fold k
+the SVM trains on the other folds but k+1, is chosen on fold k+1 and scored on fold k
+(one run per fold, with the first of --seeds), so its scores pair fold by fold with
+the trained pipelines'.
 """
 
 import argparse
@@ -40,10 +46,10 @@ def doc_features(layers: np.ndarray) -> Dict[str, np.ndarray]:
     }
 
 
-def embed(nlp, path: Path) -> Tuple[Dict[str, np.ndarray], List[Dict[str, float]]]:
+def embed(nlp, paths: List[Path]) -> Tuple[Dict[str, np.ndarray], List[Dict[str, float]]]:
     from spacy.tokens import Doc, DocBin
 
-    gold = list(DocBin().from_disk(path).get_docs(nlp.vocab))
+    gold = [doc for path in paths for doc in DocBin().from_disk(path).get_docs(nlp.vocab)]
     inputs = [Doc(nlp.vocab, words=[t.text for t in d]) for d in gold]
     feats: Dict[str, List[np.ndarray]] = {k: [] for k in FEATURES}
     for doc in nlp.pipe(inputs, batch_size=64):
@@ -52,12 +58,51 @@ def embed(nlp, path: Path) -> Tuple[Dict[str, np.ndarray], List[Dict[str, float]
     return {k: np.stack(v) for k, v in feats.items()}, [d.cats for d in gold]
 
 
+def fit_and_score(
+    x: Dict[str, Dict[str, np.ndarray]], y: Dict[str, np.ndarray], labels: List[str], seed: int
+) -> Dict[str, object]:
+    """Choose the feature kind and C on dev, then score that SVM on test.
+
+    x (Dict[str, Dict[str, np.ndarray]]): split -> feature kind -> (n_texts, dim).
+    y (Dict[str, np.ndarray]): split -> label index per text.
+    RETURNS (Dict[str, object]): the choice, its dev accuracy and the test scores.
+    """
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    start = time.perf_counter()
+    best = None
+    for kind in FEATURES:
+        scaler = StandardScaler().fit(x["train"][kind])
+        scaled = {s: scaler.transform(x[s][kind]) for s in x}
+        for c in C_GRID:
+            svm = LinearSVC(C=c, random_state=seed, max_iter=20000).fit(scaled["train"], y["train"])
+            dev_acc = float((svm.predict(scaled["dev"]) == y["dev"]).mean())
+            if best is None or dev_acc > best[0]:
+                best = (dev_acc, kind, c, svm.predict(scaled["test"]))
+    assert best is not None
+    dev_acc, kind, c, test_pred = best
+    run: Dict[str, object] = {
+        "seed": seed,
+        "feature": kind,
+        "C": c,
+        "dev_accuracy": dev_acc,
+        "train_wall_seconds": round(time.perf_counter() - start, 2),
+    }
+    gold = [{lab: float(i == g) for i, lab in enumerate(labels)} for g in y["test"]]
+    pred = [{lab: float(i == p) for i, lab in enumerate(labels)} for p in test_pred]
+    run.update(textcat_scores(gold, pred), n_test=len(gold))
+    return run
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("weights", help="ELMo weights reference (directory, name, ...)")
     parser.add_argument("data_dir", type=Path, help="holds train/dev/test.spacy")
     parser.add_argument("output", type=Path, help="JSON file to write")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--folds", type=int, default=0, help="cross-validate on K folds")
+    parser.add_argument("--fold-seed", type=int, default=0, help="seed of the fold split")
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to embed on (-1: CPU)")
     parser.add_argument("--name", default="ELMo vectors + linear SVM")
@@ -70,50 +115,49 @@ def main(argv=None) -> int:
 
     if args.gpu_id >= 0:
         spacy.require_gpu(args.gpu_id)
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("elmo", config={"weights": args.weights, "layers": "all", "vector_hooks": False})
+    splits = ("train", "dev", "test")
 
     start = time.perf_counter()
-    data = {s: embed(nlp, args.data_dir / f"{s}.spacy") for s in ("train", "dev", "test")}
+    if args.folds:
+        from cross_validate import assign_folds, fold_roles
+
+        feats, cats = embed(nlp, [args.data_dir / f"{s}.spacy" for s in splits])
+    else:
+        data = {s: embed(nlp, [args.data_dir / f"{s}.spacy"]) for s in splits}
     embed_seconds = time.perf_counter() - start
-    labels = sorted(data["train"][1][0])
 
-    def y_of(cats: List[Dict[str, float]]) -> np.ndarray:
-        return np.array([labels.index(max(c, key=c.__getitem__)) for c in cats])
-
-    def as_cats(pred: np.ndarray) -> List[Dict[str, float]]:
-        return [{lab: float(i == p) for i, lab in enumerate(labels)} for p in pred]
-
-    y = {s: y_of(data[s][1]) for s in data}
     runs = []
-    for seed in seeds:
-        start = time.perf_counter()
-        best = None
-        for kind in FEATURES:
-            scaler = StandardScaler().fit(data["train"][0][kind])
-            x = {s: scaler.transform(data[s][0][kind]) for s in data}
-            for c in C_GRID:
-                svm = LinearSVC(C=c, random_state=seed, max_iter=20000).fit(x["train"], y["train"])
-                dev_acc = float((svm.predict(x["dev"]) == y["dev"]).mean())
-                if best is None or dev_acc > best[0]:
-                    best = (dev_acc, kind, c, svm.predict(x["test"]))
-        assert best is not None
-        dev_acc, kind, c, test_pred = best
-        run = {
-            "seed": seed,
-            "feature": kind,
-            "C": c,
-            "dev_accuracy": dev_acc,
-            "train_wall_seconds": round(time.perf_counter() - start, 2),
+    if args.folds:
+        labels = sorted(cats[0])
+        y_all = np.array([labels.index(max(c, key=c.__getitem__)) for c in cats])
+        folds = np.array(assign_folds([labels[i] for i in y_all], args.folds, args.fold_seed))
+        for f in range(args.folds):
+            roles = fold_roles(f, args.folds)
+            members = {s: np.isin(folds, roles[s]) for s in splits}
+            x = {s: {k: v[members[s]] for k, v in feats.items()} for s in splits}
+            run = fit_and_score(x, {s: y_all[members[s]] for s in splits}, labels, seeds[0])
+            run["fold"] = f
+            runs.append(run)
+            print(f"fold {f}: {run['feature']} C={run['C']} test accuracy {run['accuracy']:.4f}")
+    else:
+        labels = sorted(data["train"][1][0])
+        x = {s: data[s][0] for s in splits}
+        y = {
+            s: np.array([labels.index(max(c, key=c.__getitem__)) for c in data[s][1]])
+            for s in splits
         }
-        run.update(textcat_scores(data["test"][1], as_cats(test_pred)))
-        runs.append(run)
-        print(f"seed {seed}: {kind} C={c} dev {dev_acc:.4f} test accuracy {run['accuracy']:.4f}")
+        for seed in seeds:
+            run = fit_and_score(x, y, labels, seed)
+            runs.append(run)
+            print(
+                f"seed {seed}: {run['feature']} C={run['C']} dev {run['dev_accuracy']:.4f} "
+                f"test accuracy {run['accuracy']:.4f}"
+            )
 
     summary = {m: summarize([r[m] for r in runs]) for m in ("accuracy", "macro_f")}
     summary["train_wall_seconds"] = summarize([r["train_wall_seconds"] for r in runs])
@@ -121,11 +165,15 @@ def main(argv=None) -> int:
         "task": "textcat",
         "name": args.name,
         "weights": str(args.weights),
-        "test": str(args.data_dir / "test.spacy"),
+        "test": f"{args.folds}-fold cross-validation of {args.data_dir}"
+        if args.folds
+        else str(args.data_dir / "test.spacy"),
         "embed_seconds": round(embed_seconds, 1),
         "summary": summary,
         "runs": runs,
     }
+    if args.folds:
+        out.update(folds=args.folds, fold_seed=args.fold_seed, seed=seeds[0])
     write_result(args.output, out)
     return 0
 

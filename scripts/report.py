@@ -97,8 +97,7 @@ def ner_table(results: List[Dict[str, Any]]) -> List[str]:
         per_type = [
             pct(s["per_type"][t]["f"], False) if t in s["per_type"] else "–" for t in NER_TYPES
         ]
-        wps = [r["words_per_second"] for r in res["runs"] if r.get("words_per_second")]
-        speed = f"{sum(wps) / len(wps):,.0f}" if wps else "–"
+        speed = words_per_second(res)
         lines.append(
             f"| {res['name']} | {pct(s['p'], False)} | {pct(s['r'], False)} | "
             f"**{pct(s['f'])}** | " + " | ".join(per_type) + f" | {s['f']['n']} | "
@@ -112,16 +111,24 @@ def ner_table(results: List[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def words_per_second(res: Dict[str, Any]) -> str:
+    """Mean nlp.pipe words/s over the runs' test predictions, if measured."""
+    wps = [r["words_per_second"] for r in res["runs"] if r.get("words_per_second")]
+    return f"{sum(wps) / len(wps):,.0f}" if wps else "–"
+
+
 def textcat_table(results: List[Dict[str, Any]]) -> List[str]:
+    runs = "folds" if "folds" in results[0] else "seeds"
     lines = [
-        "| model | accuracy | macro F1 | seeds | train time |",
-        "|---|---|---|---|---|",
+        f"| model | accuracy | macro F1 | {runs} | train time | test words/s |",
+        "|---|---|---|---|---|---|",
     ]
     for res in results:
         s = res["summary"]
         lines.append(
             f"| {res['name']} | **{pct(s['accuracy'])}** | {pct(s['macro_f'])} | "
-            f"{s['accuracy']['n']} | {duration(s.get('train_wall_seconds'))} |"
+            f"{s['accuracy']['n']} | {duration(s.get('train_wall_seconds'))} | "
+            f"{words_per_second(res)} |"
         )
     base = results[0]["summary"]["accuracy"]["mean"]
     lines.append("")
@@ -129,6 +136,31 @@ def textcat_table(results: List[Dict[str, Any]]) -> List[str]:
         gain = 100 * (res["summary"]["accuracy"]["mean"] - base)
         lines.append(f"{res['name']} vs {results[0]['name']}: **{gain:+.2f} accuracy**.")
     return lines
+
+
+def comparison_lines(summary: Dict[str, Any]) -> List[str]:
+    """The final comparison of metrics/summary.json (scripts/compare.py) as a table."""
+    lines = [
+        "| task | metric | baseline | ELMo | gain | error reduction | p | beyond noise |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [(task, "elmo", "difference") for task in ("ner", "textcat") if task in summary]
+    if "svm" in summary.get("textcat", {}):
+        rows.append(("textcat", "svm", "svm_difference"))
+    for task, key, diff_key in rows:
+        t, d = summary[task], summary[task][diff_key]
+        base, model = t["baseline"], t[key]
+        n = len(base["scores"])
+        runs = f"{n} {'fold' if base.get('folds') else 'seed'}{'s' if n != 1 else ''}"
+        p_value = "–" if d["p_value"] is None else f"{d['p_value']:.3f}"
+        lines.append(
+            f"| {task} ({runs}) | {t['metric']} | {base['name']}: "
+            f"{base['mean']:.2f} ± {base['std']:.2f} | {model['name']}: {model['mean']:.2f} ± "
+            f"{model['std']:.2f} | **{d['gain']:+.2f}** | "
+            f"{100 * d['relative_error_reduction']:+.1f}% | {p_value} ({d['test']}) | "
+            f"{'yes' if d['significant_at_0.05'] else 'no'} |"
+        )
+    return lines + [""]
 
 
 def bar_plot(results: List[Dict[str, Any]], metrics: List[str], title: str, path: Path) -> None:
@@ -254,12 +286,21 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--bilm", default=None, help="the biLM: any weights reference (its train_log is plotted)"
     )
-    parser.add_argument("--title", default="spacy-elmo: ELMo vs spaCy's CNN tok2vec")
+    parser.add_argument(
+        "--summary", type=Path, default=None, help="scripts/compare.py's summary.json"
+    )
+    parser.add_argument("--title", default="spacy-elmo: ELMo against spaCy's best configs")
     args = parser.parse_args(argv)
     out: Path = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
 
     md = [f"# {args.title}", ""]
+    summary = load(args.summary) if args.summary is not None else None
+    if summary:
+        md += ["## The comparison", ""]
+        md += ["Mean ± sample standard deviation, in percent; gain in points; the error"]
+        md += ["reduction is the gain over the baseline's error (100 - its score).", ""]
+        md += comparison_lines(summary)
     ner = [r for r in map(load, args.ner) if r]
     if ner:
         md += [f"## NER: CoNLL-2003 English, test set (`{ner[0]['test']}`)", ""]
@@ -268,8 +309,9 @@ def main(argv=None) -> int:
         bar_plot(ner, ["p", "r", "f"], "NER (test)", out / "ner.png")
     textcat = [r for r in map(load, args.textcat) if r]
     if textcat:
-        md += [f"## Text classification: sentence polarity, test set (`{textcat[0]['test']}`)", ""]
-        md += ["Mean ± sample standard deviation over seeds (range in brackets), in percent.", ""]
+        md += [f"## Text classification: sentence polarity (`{textcat[0]['test']}`)", ""]
+        md += ["Mean ± sample standard deviation over the runs (range in brackets), in"]
+        md += ["percent. Test words/s: `nlp.pipe` on the held-out texts.", ""]
         md += setup_lines(textcat) + textcat_table(textcat) + ["", "![textcat](textcat.png)", ""]
         bar_plot(textcat, ["accuracy", "macro_f"], "Sentence polarity (test)", out / "textcat.png")
     bilm = bilm_dir(args.bilm) if args.bilm is not None else None

@@ -55,6 +55,32 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
     assert (tmp_path / "cv" / "fold1" / "seed0" / "model-best").is_dir()
 
 
+def test_svm_cross_validates_on_the_same_folds(tmp_path):
+    """elmo_svm.py --folds: one SVM per fold of cross_validate.py's split, scored on
+    that fold's texts, so its scores pair with the trained pipelines' fold by fold."""
+    cv = load_script("cross_validate")
+    svm = load_script("elmo_svm")
+    nlp = spacy.blank("en")
+    data = tmp_path / "data"
+    data.mkdir()
+    docs = []
+    for split, n, seed in (("train", 24, 0), ("dev", 8, 1), ("test", 8, 2)):
+        part = textcat_docs(nlp, n, seed=seed)
+        write_corpus(part, data / f"{split}.spacy")
+        docs += part
+    out = tmp_path / "svm.json"
+    args = ["en-open-3m", str(data), str(out), "--folds", "4", "--fold-seed", "3"]
+    assert svm.main(args + ["--threads", "1", "--seeds", "5"]) == 0
+    result = json.loads(out.read_text())
+    assert (result["folds"], result["fold_seed"], result["seed"]) == (4, 3, 5)
+    labels = [max(d.cats, key=d.cats.get) for d in docs]
+    sizes = Counter(cv.assign_folds(labels, 4, seed=3))
+    assert [run["fold"] for run in result["runs"]] == [0, 1, 2, 3]
+    assert [run["n_test"] for run in result["runs"]] == [sizes[f] for f in range(4)]
+    for run in result["runs"]:
+        assert 0.0 <= run["accuracy"] <= 1.0 and run["feature"] in svm.FEATURES
+
+
 def write(path: Path, runs: list, **extra) -> Path:
     path.write_text(json.dumps({"runs": runs, **extra}))
     return path
@@ -76,8 +102,19 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
         name="ELMo",
         config="e.cfg",
     )
-    ner_base = write(tmp_path / "nb.json", [{"f": 0.80}, {"f": 0.81}, {"f": 0.79}], name="baseline")
+    ner_base = write(
+        tmp_path / "nb.json",
+        [
+            {"f": f, "per_type": {"PER": {"f": f + 0.1}, "ORG": {"f": f - 0.1}}}
+            for f in (0.80, 0.81, 0.79)
+        ],
+        name="baseline",
+    )
     ner_elmo = write(tmp_path / "ne.json", [{"f": 0.84}, {"f": 0.83}, {"f": 0.85}], name="ELMo")
+    svm = [0.69, 0.73, 0.66, 0.71]
+    tc_svm = write(
+        tmp_path / "s.json", [{"fold": i, "accuracy": a} for i, a in enumerate(svm)], name="SVM"
+    )
     out = tmp_path / "summary.json"
     args = [
         str(out),
@@ -87,6 +124,8 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
         "--textcat",
         str(tc_base),
         str(tc_elmo),
+        "--textcat-svm",
+        str(tc_svm),
     ]
     assert compare.main(args) == 0
     summary = json.loads(out.read_text())
@@ -98,7 +137,15 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
     assert tc["difference"]["relative_error_reduction"] == pytest.approx(2.75 / (100 - 70.25))
     paired = stats.ttest_rel([73, 74, 70, 75], [70, 72, 68, 71]).pvalue
     assert tc["difference"]["p_value"] == pytest.approx(paired)
+    # The classic path against the same baseline, paired by fold.
+    assert tc["svm"]["scores"] == pytest.approx([69.0, 73.0, 66.0, 71.0])
+    assert tc["svm_difference"]["per_fold"] == pytest.approx([-1.0, 1.0, -2.0, 0.0])
+    paired_svm = stats.ttest_rel([69, 73, 66, 71], [70, 72, 68, 71]).pvalue
+    assert tc["svm_difference"]["p_value"] == pytest.approx(paired_svm)
+    assert tc["svm_difference"]["significant_at_0.05"] is False
     ner = summary["ner"]
+    assert ner["baseline"]["per_type_f"] == pytest.approx({"ORG": 70.0, "PER": 90.0})
+    assert "per_type_f" not in ner["elmo"]
     assert ner["metric"] == "ents_f" and ner["baseline"]["mean"] == pytest.approx(80.0)
     assert ner["baseline"]["std"] == pytest.approx(1.0)
     welch = stats.ttest_ind([84, 83, 85], [80, 81, 79], equal_var=False).pvalue
@@ -108,3 +155,5 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
     write(tc_elmo, [{"fold": i + 1, "accuracy": a} for i, a in enumerate(elmo)])
     with pytest.raises(ValueError, match="same folds"):
         compare.main([str(out), "--textcat", str(tc_base), str(tc_elmo)])
+    with pytest.raises(SystemExit):
+        compare.main([str(out), "--textcat-svm", str(tc_svm)])
