@@ -54,7 +54,9 @@ def read_texts(path: Path) -> List[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("task_train", type=Path, help="the task's training texts")
+    parser.add_argument(
+        "task_train", help="the task's training texts: a file, or several joined by commas"
+    )
     parser.add_argument("task_dev", type=Path, help="the task's dev texts (held-out)")
     parser.add_argument("general", type=Path, help="the pretraining text, one line each")
     parser.add_argument("out_dir", type=Path)
@@ -63,7 +65,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lowercase", action="store_true", help="lowercase the general text")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    task = read_texts(args.task_train)
+    task = [text for path in args.task_train.split(",") for text in read_texts(Path(path))]
     dev = read_texts(args.task_dev)
     general = read_texts(args.general)
     rng = random.Random(args.seed)

@@ -12,7 +12,8 @@ Fold k is scored on its texts (test), chooses its model on fold k+1 (dev, mod K)
 trains on the other K-2 folds. The folds are written to OUTPUT/folds/fold<k>/; each
 fold's training is an ordinary `spacy train` (scripts/train.py's runner, so an
 interrupted run continues with the fold it stopped in) into OUTPUT/fold<k>/seed<S>.
-METRICS gets every fold's scores and their summary.
+METRICS gets every fold's scores and their summary; with --only, the other folds'
+scores already in METRICS (same config, folds and seeds) are kept.
 """
 
 import argparse
@@ -78,6 +79,18 @@ def write_folds(data: Path, out: Path, k: int, seed: int) -> List[Path]:
     return dirs
 
 
+def kept_runs(metrics: Path, args: argparse.Namespace, chosen) -> List[Dict]:
+    """The runs of other folds already in METRICS from the same split and config, so
+    that --only runs (e.g. with other overrides per group of folds) add up to one file."""
+    if not metrics.exists():
+        return []
+    old = json.loads(metrics.read_text(encoding="utf-8"))
+    same = (old.get("folds"), old.get("fold_seed"), old.get("seed"), old.get("config"))
+    if same != (args.folds, args.fold_seed, args.seed, str(args.config)):
+        return []
+    return [run for run in old.get("runs", []) if run["fold"] not in set(chosen)]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -119,6 +132,8 @@ def main(argv=None) -> int:
         )
         runs.append(scores)
         print(f"[cross_validate.py] fold {f}: accuracy {scores['accuracy']:.4f}", flush=True)
+    runs = kept_runs(args.metrics, args, chosen) + runs
+    runs.sort(key=lambda run: run["fold"])
     summary = {m: evaluate.summarize([run[m] for run in runs]) for m in ("accuracy", "macro_f")}
     summary["train_wall_seconds"] = evaluate.summarize([run["train_wall_seconds"] for run in runs])
     evaluate.write_result(

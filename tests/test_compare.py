@@ -53,6 +53,14 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
         texts[split] = [d.text for d in db.get_docs(nlp.vocab)]
     assert sum(map(len, texts.values())) == 40
     assert (tmp_path / "cv" / "fold1" / "seed0" / "model-best").is_dir()
+    # Another --only call (here with another override) adds its fold to the same file.
+    more = [("3" if a == "1" and args[i - 1] == "--only" else a) for i, a in enumerate(args)]
+    more += ["--training.max_steps", "4", "--training.eval_frequency", "2"]
+    assert cv.main(more + ["--training.dropout", "0.2"]) == 0
+    result = json.loads(metrics.read_text())
+    assert [run["fold"] for run in result["runs"]] == [1, 3]
+    assert result["runs"][1]["overrides"]["training.dropout"] == 0.2
+    assert result["summary"]["accuracy"]["n"] == 2
 
 
 def test_svm_cross_validates_on_the_same_folds(tmp_path):

@@ -91,6 +91,13 @@ def test_adapt_text_keeps_case_and_reads_spacy_docs(tmp_path):
     train = (out / "train.txt").read_text().splitlines()
     assert sorted(train) == ["EU rejects German call", "The First Line .", "The Second Line ."]
     assert (out / "heldout.txt").read_text().splitlines() == ["Peter Blackburn"]
+    # Several task files, joined by commas (e.g. some cross-validation folds).
+    DocBin(docs=[Doc(vocab, words=["Oslo", "wins"])]).to_disk(tmp_path / "more.spacy")
+    paths[0] = f"{tmp_path / 'train.spacy'},{tmp_path / 'more.spacy'}"
+    paths[3] = tmp_path / "adapt2"
+    assert adapt_text.main([str(p) for p in paths] + ["--task-repeats", "1"]) == 0
+    train = (tmp_path / "adapt2" / "train.txt").read_text().splitlines()
+    assert "EU rejects German call" in train and "Oslo wins" in train and len(train) == 4
 
 
 def test_adapt_text_names_a_bad_line(tmp_path):
