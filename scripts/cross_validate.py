@@ -5,12 +5,12 @@ score each fold's held-out texts.
         --name baseline --folds 10 --threads 2 --gpu-id -1 --training.max_steps 2000 \
         [any other spaCy config override]
 
-The Docs of DATA/{train,dev,test}.spacy are pooled and split into --folds folds,
-stratified by label and seeded by --fold-seed, so every config compared with the same
-data, folds and seed sees the same folds (the differences are then paired by fold).
-Fold k is scored on its texts (test), chooses its model on fold k+1 (dev, mod K) and
-trains on the other K-2 folds. The folds are written to OUTPUT/folds/fold<k>/; each
-fold's training is an ordinary `spacy train` (scripts/train.py's runner, so an
+The Docs of DATA/{train,dev,test}.spacy are split as scripts/folds.py splits them
+(seeded, stratified), so every config compared with the same data, folds and seed sees
+the same folds (the differences are then paired by fold). Fold k is scored on its
+texts (test), chooses its model on fold k+1 (dev) and trains on the other K-2 folds.
+The folds are read from --folds-dir (written there first if missing; default
+OUTPUT/folds); each fold's training is an ordinary `spacy train` (scripts/train.py's runner, so an
 interrupted run continues with the fold it stopped in) into OUTPUT/fold<k>/seed<S>.
 METRICS gets every fold's scores and their summary; with --only, the other folds'
 scores already in METRICS (same config, folds and seeds) are kept.
@@ -18,7 +18,6 @@ scores already in METRICS (same config, folds and seeds) are kept.
 
 import argparse
 import json
-import random
 import sys
 from pathlib import Path
 from typing import Dict, List
@@ -27,56 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import evaluate  # noqa: E402
 import train  # noqa: E402
-from _common import save_docbin  # noqa: E402
-
-SPLITS = ("train", "dev", "test")
-
-
-def assign_folds(labels: List[str], k: int, seed: int) -> List[int]:
-    """A fold for every item: each label's items shuffled (seeded) and dealt out in
-    turn, so every fold holds each label's share to within one item."""
-    if k < 3:
-        raise ValueError(f"--folds must be at least 3 (train, dev and test), got {k}")
-    rng = random.Random(seed)
-    folds = [0] * len(labels)
-    offset = 0
-    for label in sorted(set(labels)):
-        members = [i for i, lab in enumerate(labels) if lab == label]
-        rng.shuffle(members)
-        for j, i in enumerate(members):
-            folds[i] = (offset + j) % k
-        offset += len(members)
-    return folds
-
-
-def fold_roles(fold: int, k: int) -> Dict[str, List[int]]:
-    """Which folds are train, dev and test for fold `fold`."""
-    dev = (fold + 1) % k
-    return {"test": [fold], "dev": [dev], "train": [f for f in range(k) if f not in (fold, dev)]}
-
-
-def write_folds(data: Path, out: Path, k: int, seed: int) -> List[Path]:
-    """Write OUT/fold<k>/{train,dev,test}.spacy (unless present) and return the folders."""
-    import spacy
-    from spacy.tokens import DocBin
-
-    dirs = [out / f"fold{f}" for f in range(k)]
-    if all((d / f"{s}.spacy").exists() for d in dirs for s in SPLITS):
-        return dirs
-    vocab = spacy.blank("xx").vocab
-    docs = [doc for s in SPLITS for doc in DocBin().from_disk(data / f"{s}.spacy").get_docs(vocab)]
-    labels = [max(doc.cats, key=doc.cats.get) if doc.cats else "" for doc in docs]
-    if not all(labels):
-        raise ValueError(f"{data}: every Doc needs doc.cats for cross-validation")
-    folds = assign_folds(labels, k, seed)
-    for f, directory in enumerate(dirs):
-        for split, members in fold_roles(f, k).items():
-            db = DocBin(store_user_data=False)
-            for doc, fold in zip(docs, folds):
-                if fold in members:
-                    db.add(doc)
-            save_docbin(db, directory / f"{split}.spacy")
-    return dirs
+from folds import write_folds  # noqa: E402
 
 
 def kept_runs(metrics: Path, args: argparse.Namespace, chosen) -> List[Dict]:
@@ -103,12 +53,16 @@ def main(argv=None) -> int:
     parser.add_argument("--name", default=None, help="row name in reports")
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--fold-seed", type=int, default=0, help="seed of the fold split")
+    parser.add_argument(
+        "--folds-dir", type=Path, default=None, help="where the folds are (default OUTPUT/folds)"
+    )
     parser.add_argument("--only", default=None, help="comma-separated folds to run (default all)")
     parser.add_argument("--seed", type=int, default=0, help="training seed")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--gpu-id", type=int, default=-1)
     args, rest = parser.parse_known_args(argv)
-    fold_dirs = write_folds(args.data, args.output / "folds", args.folds, args.fold_seed)
+    folds_dir = args.folds_dir or args.output / "folds"
+    fold_dirs = write_folds(args.data, folds_dir, args.folds, args.fold_seed)
     chosen = range(args.folds) if args.only is None else [int(f) for f in args.only.split(",")]
     runs = []
     for f in chosen:

@@ -13,11 +13,11 @@ SVM's C are chosen on the dev set (accuracy); the chosen model is scored once on
 test set (accuracy and macro F1, as scripts/evaluate.py computes them). One SVM per
 seed (liblinear's coordinate descent visits the examples in a seeded random order).
 
-With --folds K it cross-validates instead, on the folds scripts/cross_validate.py uses
-for the same --folds and --fold-seed: all texts are embedded once, and for each fold k
-the SVM trains on the other folds but k+1, is chosen on fold k+1 and scored on fold k
-(one run per fold, with the first of --seeds), so its scores pair fold by fold with
-the trained pipelines'.
+With --folds K it cross-validates instead, on the folds scripts/folds.py makes for the
+same --folds and --fold-seed (those of scripts/cross_validate.py; --only picks some):
+all texts are embedded once, and for each fold k the SVM trains on the other folds but
+k+1, is chosen on fold k+1 and scored on fold k (one run per fold, with the first of
+--seeds), so its scores pair fold by fold with the trained pipelines'.
 """
 
 import argparse
@@ -103,6 +103,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--folds", type=int, default=0, help="cross-validate on K folds")
     parser.add_argument("--fold-seed", type=int, default=0, help="seed of the fold split")
+    parser.add_argument("--only", default=None, help="comma-separated folds to score (default all)")
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to embed on (-1: CPU)")
     parser.add_argument("--name", default="ELMo vectors + linear SVM")
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     if args.folds:
-        from cross_validate import assign_folds, fold_roles
+        from folds import assign_folds, fold_roles
 
         feats, cats = embed(nlp, [args.data_dir / f"{s}.spacy" for s in splits])
     else:
@@ -136,7 +137,8 @@ def main(argv=None) -> int:
         labels = sorted(cats[0])
         y_all = np.array([labels.index(max(c, key=c.__getitem__)) for c in cats])
         folds = np.array(assign_folds([labels[i] for i in y_all], args.folds, args.fold_seed))
-        for f in range(args.folds):
+        chosen = range(args.folds) if args.only is None else [int(f) for f in args.only.split(",")]
+        for f in chosen:
             roles = fold_roles(f, args.folds)
             members = {s: np.isin(folds, roles[s]) for s in splits}
             x = {s: {k: v[members[s]] for k, v in feats.items()} for s in splits}

@@ -15,7 +15,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_folds_are_stratified_seeded_and_roles_disjoint():
-    cv = load_script("cross_validate")
+    cv = load_script("folds")
     labels = ["POS"] * 53 + ["NEG"] * 47
     folds = cv.assign_folds(labels, 10, seed=0)
     assert folds == cv.assign_folds(labels, 10, seed=0) != cv.assign_folds(labels, 10, seed=1)
@@ -52,6 +52,12 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
         db = spacy.tokens.DocBin().from_disk(tmp_path / "cv" / "folds" / "fold1" / f"{split}.spacy")
         texts[split] = [d.text for d in db.get_docs(nlp.vocab)]
     assert sum(map(len, texts.values())) == 40
+    # scripts/folds.py writes the same folds on its own (for --folds-dir and for steps
+    # that need a fold's texts, such as adapting a biLM on some folds).
+    folds = load_script("folds")
+    assert folds.main([str(data), str(tmp_path / "alone"), "--folds", "4"]) == 0
+    db = spacy.tokens.DocBin().from_disk(tmp_path / "alone" / "fold1" / "test.spacy")
+    assert [d.text for d in db.get_docs(nlp.vocab)] == texts["test"]
     assert (tmp_path / "cv" / "fold1" / "seed0" / "model-best").is_dir()
     # Another --only call (here with another override) adds its fold to the same file.
     more = [("3" if a == "1" and args[i - 1] == "--only" else a) for i, a in enumerate(args)]
@@ -66,7 +72,7 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
 def test_svm_cross_validates_on_the_same_folds(tmp_path):
     """elmo_svm.py --folds: one SVM per fold of cross_validate.py's split, scored on
     that fold's texts, so its scores pair with the trained pipelines' fold by fold."""
-    cv = load_script("cross_validate")
+    folds = load_script("folds")
     svm = load_script("elmo_svm")
     nlp = spacy.blank("en")
     data = tmp_path / "data"
@@ -82,11 +88,13 @@ def test_svm_cross_validates_on_the_same_folds(tmp_path):
     result = json.loads(out.read_text())
     assert (result["folds"], result["fold_seed"], result["seed"]) == (4, 3, 5)
     labels = [max(d.cats, key=d.cats.get) for d in docs]
-    sizes = Counter(cv.assign_folds(labels, 4, seed=3))
+    sizes = Counter(folds.assign_folds(labels, 4, seed=3))
     assert [run["fold"] for run in result["runs"]] == [0, 1, 2, 3]
     assert [run["n_test"] for run in result["runs"]] == [sizes[f] for f in range(4)]
     for run in result["runs"]:
         assert 0.0 <= run["accuracy"] <= 1.0 and run["feature"] in svm.FEATURES
+    assert svm.main(args + ["--threads", "1", "--seeds", "5", "--only", "1,3"]) == 0
+    assert [run["fold"] for run in json.loads(out.read_text())["runs"]] == [1, 3]
 
 
 def write(path: Path, runs: list, **extra) -> Path:

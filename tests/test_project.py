@@ -21,10 +21,15 @@ REAL_TO_SMOKE = {
     "train-ner-baseline": "smoke-ner",
     "train-ner-elmo": "smoke-ner",
     "evaluate-ner": "smoke-ner",
-    "train-textcat-baseline": "smoke-textcat",
-    "train-textcat-elmo": "smoke-textcat",
-    "textcat-svm": "smoke-textcat",
-    "evaluate-textcat": "smoke-textcat",
+    "compare-ner-baseline": "smoke-ner",
+    "compare-ner-elmo": "smoke-ner",
+    "compare-evaluate-ner": "smoke-ner",
+    "cv-textcat-baseline": "smoke-textcat",
+    "cv-textcat-elmo": "smoke-textcat",
+    "cv-textcat-svm": "smoke-textcat",
+    "summary-all": "smoke-summary",
+    "summary": "smoke-summary",
+    "report-all": "smoke-report",
     "report": "smoke-report",
 }
 
@@ -64,7 +69,8 @@ def test_workflows_name_real_commands_in_dependency_order(project):
     """Every workflow step is a command, and every input a step needs is either in the
     repository or written by an earlier step of the same workflow."""
     config, commands = project
-    assert set(config["workflows"]) >= {"all", "ner", "textcat", "pretrain", "investigate", "smoke"}
+    expected = {"all", "compare", "ner", "textcat", "pretrain", "investigate", "smoke"}
+    assert set(config["workflows"]) >= expected
     after_all = {out for step in config["workflows"]["all"] for out in commands[step]["outputs"]}
     for name, steps in config["workflows"].items():
         # `investigate` asks questions about what `all` made: its corpora and biLM.
@@ -192,6 +198,8 @@ def test_smoke_workflow_end_to_end(tmp_path):
     assert re.search(rf"\| ELMo \| \*\*{num} ± {num} \({num}–{num}\)\*\* \|", report), report
     assert re.search(rf"\| ELMo vectors \+ linear SVM \| \*\*{num} ± {num}", report), report
     assert re.search(r"Held-out perplexity at step 60: forward [\d.]+", report), report
+    assert re.search(rf"\| textcat \(4 folds\) \| accuracy \| baseline: {num} ± {num} \|", report)
+    assert re.search(rf"\| ner \(1 seed\) \| ents_f \| baseline: {num} ± {num} \|", report)
     for png in ("ner.png", "textcat.png", "pretrain_perplexity.png"):
         assert (metrics / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
 
@@ -206,13 +214,17 @@ def test_smoke_workflow_end_to_end(tmp_path):
     ner = json.loads((metrics / "ner_elmo.json").read_text())
     assert set(ner["summary"]["per_type"]) == {"PER", "ORG", "LOC", "MISC"}
     assert ner["runs"][0]["n_docs"] == 15 and 0.0 <= ner["summary"]["f"]["mean"] <= 1.0
-    for name in ("textcat_baseline", "textcat_elmo", "textcat_svm"):
+    for name in ("cv_textcat_baseline", "cv_textcat_elmo", "cv_textcat_svm"):
         res = json.loads((metrics / f"{name}.json").read_text())
-        assert [r["seed"] for r in res["runs"]] == [0, 1, 2], name
+        assert [r["fold"] for r in res["runs"]] == [0, 1, 2, 3], name
         assert all(0.0 <= r["accuracy"] <= 1.0 for r in res["runs"]), name
-    for name in ("ner_baseline", "ner_elmo", "textcat_baseline", "textcat_elmo"):
-        for train_json in (tmp_path / "training" / "smoke" / name).glob("seed*/train.json"):
-            assert json.loads(train_json.read_text())["wall_seconds"] > 0
+    for name in ("ner_baseline", "ner_elmo", "cv_textcat_baseline", "cv_textcat_elmo"):
+        runs = list((tmp_path / "training" / "smoke" / name).glob("**/seed*/train.json"))
+        assert runs and all(json.loads(f.read_text())["wall_seconds"] > 0 for f in runs), name
+    summary = json.loads((metrics / "summary.json").read_text())
+    assert summary["textcat"]["baseline"]["folds"] == [0, 1, 2, 3]
+    assert len(summary["textcat"]["difference"]["per_fold"]) == 4
+    assert summary["ner"]["metric"] == "ents_f" and len(summary["ner"]["elmo"]["scores"]) == 1
 
     # The corpus step dropped the -DOCSTART- markers: one Doc per sentence.
     import spacy
@@ -228,4 +240,10 @@ def test_smoke_workflow_end_to_end(tmp_path):
     again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stdout[-4000:]
     skipped = re.findall(r"Skipping '([\w-]+)': nothing changed", again.stdout)
-    assert skipped == ["smoke-corpus", "smoke-pretrain", "smoke-ner", "smoke-textcat"]
+    assert skipped == [
+        "smoke-corpus",
+        "smoke-pretrain",
+        "smoke-ner",
+        "smoke-textcat",
+        "smoke-summary",
+    ]
