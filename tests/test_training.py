@@ -129,8 +129,13 @@ def test_spacy_train_cli(tmp_path, corpus, weights, task, mode, fine_tune):
     task_losses, elmo_losses = parse_losses(result.stdout, task)
     assert len(task_losses) == 5
     assert task_losses[-1] < task_losses[1] and task_losses[-1] < max(task_losses) / 2
-    if not embedded:  # the elmo component reports the gradient it received
-        assert (sum(elmo_losses) > 0) == fine_tune
+    if not embedded and not fine_tune:  # a frozen biLM receives no gradient at all
+        assert sum(elmo_losses) == 0
+    if not embedded and fine_tune and task == "ner":
+        # elmo reports the squared gradient it received; textcat's mean over a text's
+        # tokens makes it too small for the console's two decimals (that the gradient
+        # arrives is checked on the biLM's parameters below).
+        assert sum(elmo_losses) > 0
 
     # model-best loads without the weight files and predicts; it learned the data.
     best = spacy.load(out / "model-best")
