@@ -32,13 +32,14 @@ METRICS = {"ner": ("ents_f", "f"), "textcat": ("accuracy", "accuracy")}
 def side(result: Dict[str, Any], key: str) -> Dict[str, Any]:
     """One model's scores (percent) from an evaluate or cross_validate file."""
     runs = result["runs"]
-    scores = [100.0 * run[key] for run in runs]
+    raw = [run[key] for run in runs]
     out = {
         "name": result.get("name"),
         "config": result.get("config") or result.get("training_dir"),
-        "scores": scores,
-        "mean": statistics.fmean(scores),
-        "std": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+        "scores": [100.0 * x for x in raw],
+        # Scaled after averaging, as the report does, so both round alike.
+        "mean": 100.0 * statistics.fmean(raw),
+        "std": 100.0 * statistics.stdev(raw) if len(raw) > 1 else 0.0,
         "folds": [run["fold"] for run in runs] if "fold" in runs[0] else None,
     }
     if all("per_type" in run for run in runs):

@@ -105,7 +105,7 @@ def ner_table(results: List[Dict[str, Any]]) -> List[str]:
         )
     base = results[0]["summary"]["f"]["mean"]
     for res in results[1:]:
-        gain = 100 * (res["summary"]["f"]["mean"] - base)
+        gain = 100 * res["summary"]["f"]["mean"] - 100 * base
         lines.append("")
         lines.append(f"{res['name']} vs {results[0]['name']}: **{gain:+.2f} F1**.")
     return lines
@@ -133,7 +133,7 @@ def textcat_table(results: List[Dict[str, Any]]) -> List[str]:
     base = results[0]["summary"]["accuracy"]["mean"]
     lines.append("")
     for res in results[1:]:
-        gain = 100 * (res["summary"]["accuracy"]["mean"] - base)
+        gain = 100 * res["summary"]["accuracy"]["mean"] - 100 * base
         lines.append(f"{res['name']} vs {results[0]['name']}: **{gain:+.2f} accuracy**.")
     return lines
 
@@ -152,7 +152,7 @@ def comparison_lines(summary: Dict[str, Any]) -> List[str]:
         base, model = t["baseline"], t[key]
         n = len(base["scores"])
         runs = f"{n} {'fold' if base.get('folds') else 'seed'}{'s' if n != 1 else ''}"
-        p_value = "–" if d["p_value"] is None else f"{d['p_value']:.3f}"
+        p_value = "–" if d["p_value"] is None else f"{d['p_value']:.2g}"
         lines.append(
             f"| {task} ({runs}) | {t['metric']} | {base['name']}: "
             f"{base['mean']:.2f} ± {base['std']:.2f} | {model['name']}: {model['mean']:.2f} ± "
