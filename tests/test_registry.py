@@ -77,6 +77,7 @@ def test_architectures_build_from_config():
         [bilstm]
         @architectures = "spacy-elmo.ElmoBiLSTMTok2Vec.v1"
         depth = 1
+        dropout = 0.0
 
         [bilstm.elmo]
         @architectures = "spacy-elmo.ElmoListener.v1"
