@@ -10,8 +10,9 @@ The Docs of DATA/{train,dev,test}.spacy are split as scripts/folds.py splits the
 the same folds (the differences are then paired by fold). Fold k is scored on its
 texts (test), chooses its model on fold k+1 (dev) and trains on the other K-2 folds.
 The folds are read from --folds-dir (written there first if missing; default
-OUTPUT/folds); each fold's training is an ordinary `spacy train` (scripts/train.py's runner, so an
-interrupted run continues with the fold it stopped in) into OUTPUT/fold<k>/seed<S>.
+OUTPUT/folds); each fold's training is an ordinary `spacy train` (scripts/train.py's
+runner, so an interrupted run continues with the fold it stopped in) into
+OUTPUT/fold<k>/seed<S>.
 METRICS gets every fold's scores and their summary; with --only, the other folds'
 scores already in METRICS (same config, folds and seeds) are kept.
 """

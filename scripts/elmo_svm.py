@@ -58,6 +58,11 @@ def embed(nlp, paths: List[Path]) -> Tuple[Dict[str, np.ndarray], List[Dict[str,
     return {k: np.stack(v) for k, v in feats.items()}, [d.cats for d in gold]
 
 
+def label_ids(cats: List[Dict[str, float]], labels: List[str]) -> np.ndarray:
+    """Each text's gold label (its highest cat) as an index into `labels`."""
+    return np.array([labels.index(max(c, key=c.__getitem__)) for c in cats])
+
+
 def fit_and_score(
     x: Dict[str, Dict[str, np.ndarray]], y: Dict[str, np.ndarray], labels: List[str], seed: int
 ) -> Dict[str, object]:
@@ -135,7 +140,7 @@ def main(argv=None) -> int:
     runs = []
     if args.folds:
         labels = sorted(cats[0])
-        y_all = np.array([labels.index(max(c, key=c.__getitem__)) for c in cats])
+        y_all = label_ids(cats, labels)
         folds = np.array(assign_folds([labels[i] for i in y_all], args.folds, args.fold_seed))
         chosen = range(args.folds) if args.only is None else [int(f) for f in args.only.split(",")]
         for f in chosen:
@@ -149,10 +154,7 @@ def main(argv=None) -> int:
     else:
         labels = sorted(data["train"][1][0])
         x = {s: data[s][0] for s in splits}
-        y = {
-            s: np.array([labels.index(max(c, key=c.__getitem__)) for c in data[s][1]])
-            for s in splits
-        }
+        y = {s: label_ids(data[s][1], labels) for s in splits}
         for seed in seeds:
             run = fit_and_score(x, y, labels, seed)
             runs.append(run)
