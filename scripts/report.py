@@ -14,6 +14,9 @@ train_log.jsonl. Writes into --out-dir:
                             times, the biLM's pretraining summary
   ner.png, textcat.png      bar charts of the test scores (error bars: std over seeds)
   pretrain_perplexity.png   held-out and training perplexity of the biLM per step
+
+With --speed (scripts/speed.py's JSON) the report also lists each final model's
+training and `nlp.pipe` words/s, measured alone.
 """
 
 import argparse
@@ -47,6 +50,25 @@ def duration(s: Optional[Dict[str, float]]) -> str:
         return "–"
     seconds = s["mean"]
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def speed_lines(speed: Dict[str, Any]) -> List[str]:
+    """The table of scripts/speed.py's figures, one row per model."""
+    lines = [
+        f"Each model measured alone on {speed['threads']} CPU threads by `scripts/speed.py`:",
+        "training words/s over a fresh run's first steps with the config's own batcher",
+        "(no evaluation), `nlp.pipe` words/s on the test texts. The train times in the",
+        "tables above are the full runs' wall times, which may have shared the machine.",
+        "",
+        "| task | model | config | training words/s | `nlp.pipe` words/s |",
+        "|---|---|---|---|---|",
+    ]
+    for run in speed["runs"]:
+        lines.append(
+            f"| {run['task']} | {run['name']} | `{run['config']}` | "
+            f"{run['train_words_per_second']:,} | {run['pipe_words_per_second']:,} |"
+        )
+    return lines + [""]
 
 
 def read_log(path: Path) -> Dict[str, Any]:
@@ -289,6 +311,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--summary", type=Path, default=None, help="scripts/compare.py's summary.json"
     )
+    parser.add_argument("--speed", type=Path, default=None, help="scripts/speed.py's JSON")
     parser.add_argument("--title", default="spacy-elmo: ELMo against spaCy's best configs")
     args = parser.parse_args(argv)
     out: Path = args.out_dir
@@ -314,6 +337,9 @@ def main(argv=None) -> int:
         md += ["percent. Test words/s: `nlp.pipe` on the held-out texts.", ""]
         md += setup_lines(textcat) + textcat_table(textcat) + ["", "![textcat](textcat.png)", ""]
         bar_plot(textcat, ["accuracy", "macro_f"], "Sentence polarity (test)", out / "textcat.png")
+    speed = load(args.speed) if args.speed is not None else None
+    if speed:
+        md += ["## Speed", ""] + speed_lines(speed)
     bilm = bilm_dir(args.bilm) if args.bilm is not None else None
     if bilm is not None and (bilm / "train_log.jsonl").exists():
         log = read_log(bilm / "train_log.jsonl")

@@ -31,6 +31,7 @@ REAL_TO_SMOKE = {
     "summary": "smoke-summary",
     "report-all": "smoke-report",
     "report": "smoke-report",
+    "speed": "smoke-speed",
 }
 
 
@@ -200,6 +201,15 @@ def test_smoke_workflow_end_to_end(tmp_path):
     assert re.search(r"Held-out perplexity at step 60: forward [\d.]+", report), report
     assert re.search(rf"\| textcat \(4 folds\) \| accuracy \| baseline: {num} ± {num} \|", report)
     assert re.search(rf"\| ner \(1 seed\) \| ents_f \| baseline: {num} ± {num} \|", report)
+    assert re.search(r"\| ner \| ELMo \| `configs/ner.cfg` \| [\d,]+ \| [\d,]+ \|", report), report
+    speed = json.loads((metrics / "speed.json").read_text())
+    assert [(r["task"], r["name"]) for r in speed["runs"]] == [
+        ("ner", "baseline"),
+        ("ner", "ELMo"),
+        ("textcat", "baseline"),
+        ("textcat", "ELMo"),
+    ]
+    assert all(r["train_steps"] == 4 and r["train_words"] > 0 for r in speed["runs"])
     for png in ("ner.png", "textcat.png", "pretrain_perplexity.png"):
         assert (metrics / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
 
@@ -246,4 +256,5 @@ def test_smoke_workflow_end_to_end(tmp_path):
         "smoke-ner",
         "smoke-textcat",
         "smoke-summary",
+        "smoke-speed",
     ]
