@@ -84,19 +84,24 @@ def write_result(path: Path, result: Dict[str, Any]) -> None:
     print(f"wrote {path}")
 
 
+def words_only(vocab, docs) -> list:
+    """Fresh Docs with only the words and spaces of `docs`, so nothing of the gold
+    annotation (entities, cats, sentence starts) can reach the pipeline."""
+    from spacy.tokens import Doc
+
+    return [
+        Doc(vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in docs
+    ]
+
+
 def evaluate_model(task: str, model_dir: Path, test_path: Path) -> Dict[str, Any]:
     import spacy
-    from spacy.tokens import Doc, DocBin
+    from spacy.tokens import DocBin
     from spacy.training import Example
 
     nlp = spacy.load(model_dir)
     gold_docs = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
-    # Predict from the words alone: a fresh Doc per text, so nothing of the gold
-    # annotation (entities, cats, sentence starts) can reach the pipeline.
-    inputs = [
-        Doc(nlp.vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d])
-        for d in gold_docs
-    ]
+    inputs = words_only(nlp.vocab, gold_docs)
     n_words = sum(len(d) for d in inputs)
     start = time.perf_counter()
     predicted = list(nlp.pipe(inputs, batch_size=256))
