@@ -33,9 +33,12 @@ def side(result: Dict[str, Any], key: str) -> Dict[str, Any]:
     """One model's scores (percent) from an evaluate or cross_validate file."""
     runs = result["runs"]
     raw = [run[key] for run in runs]
+    # evaluate.py records each seed's config per run; cross_validate.py once per file.
+    run_configs = {run["config"] for run in runs if run.get("config")}
+    shared_config = run_configs.pop() if len(run_configs) == 1 else None
     out = {
         "name": result.get("name"),
-        "config": result.get("config") or result.get("training_dir"),
+        "config": result.get("config") or shared_config or result.get("training_dir"),
         "scores": [100.0 * x for x in raw],
         # Scaled after averaging, as the report does, so both round alike.
         "mean": 100.0 * statistics.fmean(raw),

@@ -121,10 +121,11 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
     ner_base = write(
         tmp_path / "nb.json",
         [
-            {"f": f, "per_type": {"PER": {"f": f + 0.1}, "ORG": {"f": f - 0.1}}}
+            {"f": f, "per_type": {"PER": {"f": f + 0.1}, "ORG": {"f": f - 0.1}}, "config": "nb.cfg"}
             for f in (0.80, 0.81, 0.79)
         ],
         name="baseline",
+        training_dir="training/nb",
     )
     ner_elmo = write(tmp_path / "ne.json", [{"f": 0.84}, {"f": 0.83}, {"f": 0.85}], name="ELMo")
     svm = [0.69, 0.73, 0.66, 0.71]
@@ -147,6 +148,8 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
     summary = json.loads(out.read_text())
     tc = summary["textcat"]
     assert tc["metric"] == "accuracy" and tc["baseline"]["config"] == "b.cfg"
+    # NER files record the config per seed: the summary names it, not the training folder.
+    assert summary["ner"]["baseline"]["config"] == "nb.cfg"
     assert tc["elmo"]["scores"] == pytest.approx([73.0, 74.0, 70.0, 75.0])
     assert tc["difference"]["per_fold"] == pytest.approx([3.0, 2.0, 2.0, 4.0])
     assert tc["difference"]["gain"] == pytest.approx(2.75)
