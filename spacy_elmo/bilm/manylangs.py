@@ -82,6 +82,10 @@ class ManyLangsBiLM(ElmoBiLM):
             torch.from_numpy(word_ids).to(device), torch.from_numpy(char_ids).to(device)
         )
 
+    def _encode_boundaries(self) -> torch.Tensor:
+        # Their package reads the boundaries as the strings "<bos>" and "<eos>".
+        return self._encode_strings([self.bos_token, self.eos_token])
+
     @property
     def word_dim(self) -> int:
         """Width of the word embedding (0: none)."""

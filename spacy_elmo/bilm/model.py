@@ -1,7 +1,7 @@
 """The ELMo bidirectional language model: token layer plus contextual layers."""
 
 import os
-from typing import Hashable, List, NamedTuple, Optional, Sequence
+from typing import Hashable, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -44,7 +44,10 @@ class ElmoBiLM(nn.Module):
     state of its row unchanged (bilm-tf's behaviour).
 
     The token layer is computed once per distinct token in a batch; under
-    `torch.inference_mode()` a bounded cache also keeps it across batches.
+    `torch.inference_mode()` a bounded cache also keeps it across batches. The
+    sentence boundaries are computed from their ids, never looked up by string: a
+    token whose text is a boundary string ("<S>") gets the boundary's characters,
+    as in AllenNLP, but its own cache entry.
     """
 
     boundary_ids: torch.Tensor
@@ -107,6 +110,7 @@ class ElmoBiLM(nn.Module):
         self.stateful = stateful
         self.token_cache = TokenCache(token_cache_size)
         self.vocabulary: Optional[VocabularyTable] = None
+        self._boundaries: Optional[Tuple[Hashable, torch.Tensor]] = None
         self._state: Optional[LstmState] = None
 
     @property
@@ -154,7 +158,7 @@ class ElmoBiLM(nn.Module):
         RETURNS (BiLMOutput): The layers and the token mask.
         """
         strings, index = unique_tokens(sentences)
-        table = self.token_vectors([self.bos_token, self.eos_token, *strings])
+        table = torch.cat([self.boundary_vectors(), self.token_vectors(strings)])
         lengths = np.array([len(s) for s in sentences], dtype=np.int64)
         return self._contextualize(table, index + 1, lengths)
 
@@ -194,6 +198,23 @@ class ElmoBiLM(nn.Module):
             [strings[i] for i in unknown], signature
         )
         return out
+
+    def boundary_vectors(self) -> torch.Tensor:
+        """The token layer of the sentence start and end, kept across batches in
+        inference mode. They are not in the token cache, whose keys are the text of
+        tokens: a token "<S>" must never share their entry.
+
+        RETURNS (torch.Tensor): (2, projection_dim), start then end.
+        """
+        if not torch.is_inference_mode_enabled():
+            return self._encode_boundaries()
+        signature = self._weights_signature()
+        if self._boundaries is None or self._boundaries[0] != signature:
+            self._boundaries = (signature, self._encode_boundaries())
+        return self._boundaries[1]
+
+    def _encode_boundaries(self) -> torch.Tensor:
+        return self.char_encoder(self.boundary_ids)
 
     def _cached_vectors(self, strings: Sequence[str], signature: Hashable) -> torch.Tensor:
         if self.token_cache.capacity:

@@ -39,16 +39,26 @@ class TokenCache:
         compute: Callable[[List[str]], torch.Tensor],
         signature: Hashable,
     ) -> torch.Tensor:
-        """The vectors of distinct strings, computing only those not stored.
+        """The vectors of strings, computing only those not stored.
 
-        strings (Sequence[str]): Distinct token strings.
-        compute (Callable[[List[str]], torch.Tensor]): Vectors (n, dim) of given strings.
+        strings (Sequence[str]): Token strings; a repeated string is computed once.
+        compute (Callable[[List[str]], torch.Tensor]): Vectors (n, dim) of given
+            distinct strings.
         signature (Hashable): Identifies the weights; a change empties the cache.
         RETURNS (torch.Tensor): (len(strings), dim).
         """
         if signature != self._signature:
             self.clear()
             self._signature = signature
+        if not strings:
+            return compute([])
+        distinct = list(dict.fromkeys(strings))
+        if len(distinct) < len(strings):
+            # Slots are handed out per missing string: a repeat would get a second
+            # slot and leave the first pointing at another string's vector.
+            vectors = self.lookup(distinct, compute, signature)
+            rows = {s: i for i, s in enumerate(distinct)}
+            return vectors[torch.tensor([rows[s] for s in strings], device=vectors.device)]
         if len(strings) > self.capacity:
             return compute(list(strings))
         slots: List[int] = []
