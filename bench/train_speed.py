@@ -106,7 +106,7 @@ def main() -> None:
         return
     for path in (args.train, args.dev):
         if not Path(path).is_file():
-            sys.exit(f"{path} not found: write it with `python scripts/conll2003.py`")
+            sys.exit(f"{path} not found: write it with `python -m scripts.conll2003`")
 
     import torch
 

@@ -26,8 +26,8 @@ case "$task" in
   *) echo "ablation.sh: TASK must be ner or textcat, not '$task'" >&2; exit 2 ;;
 esac
 cfg=${CFG:-$cfg} seeds=${SEEDS:-$seeds} threads=${THREADS:-1}
-python scripts/train.py "$cfg" "training/exp/${task}_$name" --seeds "$seeds" --threads "$threads" \
+python -m scripts.train "$cfg" "training/exp/${task}_$name" --seeds "$seeds" --threads "$threads" \
   --paths.train "$data/train.spacy" --paths.dev "$data/dev.spacy" \
   --training.max_steps "$steps" --training.eval_frequency "$every" "$@"
-python scripts/evaluate.py "$task" "training/exp/${task}_$name" "$data/test.spacy" \
+python -m scripts.evaluate "$task" "training/exp/${task}_$name" "$data/test.spacy" \
   "metrics/exp/${task}_$name.json" --name "$name" --seeds "$seeds" --threads "$threads"

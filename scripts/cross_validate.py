@@ -1,7 +1,7 @@
 """K-fold cross-validation of a text classification config: train once per fold,
 score each fold's held-out texts.
 
-    python scripts/cross_validate.py CONFIG OUTPUT METRICS --data corpus/polarity \
+    python -m scripts.cross_validate CONFIG OUTPUT METRICS --data corpus/polarity \
         --name baseline --folds 10 --threads 2 --gpu-id -1 --training.max_steps 2000 \
         [any other spaCy config override]
 
@@ -23,11 +23,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import evaluate  # noqa: E402
-import train  # noqa: E402
-from folds import write_folds  # noqa: E402
+from scripts import evaluate, train
+from scripts.folds import write_folds
 
 
 def kept_runs(metrics: Path, args: argparse.Namespace, chosen) -> List[Dict]:

@@ -1,7 +1,7 @@
 """The classic ELMo path for text classification: fixed sentence vectors from the
 `elmo` component (the mean of each biLM layer's token vectors) fed to a linear SVM.
 
-    python scripts/elmo_svm.py training/bilm corpus/polarity metrics/textcat_svm.json \
+    python -m scripts.elmo_svm training/bilm corpus/polarity metrics/textcat_svm.json \
         --seeds 0,1,2 --threads 2
 
 Reads DATA_DIR/{train,dev,test}.spacy (Docs with exclusive `cats`). Each text runs
@@ -28,9 +28,8 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from evaluate import summarize, textcat_scores, write_result  # noqa: E402
+from scripts.evaluate import summarize, textcat_scores, write_result
+from scripts.folds import assign_folds, fold_roles
 
 C_GRID = (0.001, 0.01, 0.1, 1.0)
 FEATURES = ("average", "top", "concat")
@@ -130,8 +129,6 @@ def main(argv=None) -> int:
 
     start = time.perf_counter()
     if args.folds:
-        from folds import assign_folds, fold_roles
-
         feats, cats = embed(nlp, [args.data_dir / f"{s}.spacy" for s in splits])
     else:
         data = {s: embed(nlp, [args.data_dir / f"{s}.spacy"]) for s in splits}

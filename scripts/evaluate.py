@@ -1,8 +1,8 @@
 """Evaluate trained pipelines (one per seed) on a held-out test set.
 
-    python scripts/evaluate.py ner training/ner_elmo corpus/conll/test.spacy \
+    python -m scripts.evaluate ner training/ner_elmo corpus/conll/test.spacy \
         metrics/ner_elmo.json --name "ELMo + spaCy features"
-    python scripts/evaluate.py textcat training/textcat_elmo corpus/polarity/test.spacy \
+    python -m scripts.evaluate textcat training/textcat_elmo corpus/polarity/test.spacy \
         metrics/textcat_elmo.json --name "ELMo + spaCy features"
 
 Reads `TRAINING_DIR/seed<N>/model-best` (the model selected on the dev set by

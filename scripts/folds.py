@@ -1,7 +1,7 @@
 """The cross-validation split of a labelled corpus: seeded, stratified folds, and each
 fold's train / dev / test roles.
 
-    python scripts/folds.py corpus/polarity corpus/polarity_folds --folds 10 --fold-seed 0
+    python -m scripts.folds corpus/polarity corpus/polarity_folds --folds 10 --fold-seed 0
 
 The Docs of DATA/{train,dev,test}.spacy are pooled and split into --folds folds,
 stratified by label and seeded by --fold-seed, so every model compared with the same
@@ -12,13 +12,10 @@ model on fold k+1 (dev, mod K) and trains on the other K-2 folds: OUT/fold<k>/
 
 import argparse
 import random
-import sys
 from pathlib import Path
 from typing import Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import run_script, save_docbin  # noqa: E402
+from scripts._common import run_script, save_docbin
 
 SPLITS = ("train", "dev", "test")
 

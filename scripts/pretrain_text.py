@@ -45,7 +45,6 @@ import io
 import json
 import random
 import re
-import sys
 import tarfile
 import time
 import zipfile
@@ -53,11 +52,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from spacy_elmo.io.atomic import atomic_path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import (  # noqa: E402
+from scripts._common import (
     DataError,
     apt_deb,
     atomic_write_lines,
@@ -69,6 +64,7 @@ from _common import (  # noqa: E402
     squash,
     warn,
 )
+from spacy_elmo.io.atomic import atomic_path
 
 Doc = List[str]  # a document: its paragraphs, in order
 
@@ -836,16 +832,10 @@ def src_pydoc(dl: Path) -> Iterator[Doc]:
 def src_conll(dl: Path, conll_dir: Path) -> Iterator[Doc]:
     path = conll_dir / "train.text.txt"
     if not path.exists():
-        log(f"  {path} is missing: running scripts/conll2003.py")
-        import importlib.util
+        log(f"  {path} is missing: running scripts.conll2003")
+        from scripts import conll2003
 
-        spec = importlib.util.spec_from_file_location(
-            "conll2003", Path(__file__).resolve().parent / "conll2003.py"
-        )
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        mod.main(["--download-dir", str(dl), "--out-dir", str(conll_dir)])
+        conll2003.main(["--download-dir", str(dl), "--out-dir", str(conll_dir)])
     # the sentences of one news document follow each other: keep them as one doc
     # of up to 50 sentences so the split never cuts a run in the middle
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]

@@ -1,7 +1,7 @@
 """Write an untrained biLM with the same options as a pretrained one: the control that
 tells what pretraining adds over the architecture itself.
 
-    python scripts/random_bilm.py en-open-3m training/bilm_random --seed 0
+    python -m scripts.random_bilm en-open-3m training/bilm_random --seed 0
 
 Reads the options.json of SOURCE (any weights reference), builds the biLM with
 PyTorch's default initialisation (the one `pretrain` starts from) under --seed, and
@@ -12,12 +12,9 @@ pretraining.
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import DataError, log, run_script  # noqa: E402
+from scripts._common import DataError, log, run_script
 
 
 def main(argv=None) -> int:

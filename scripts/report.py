@@ -1,6 +1,6 @@
 """Write the project's results: a markdown table and PNG plots.
 
-    python scripts/report.py --out-dir metrics --bilm en-open-3m \
+    python -m scripts.report --out-dir metrics --bilm en-open-3m \
         --ner metrics/ner_baseline.json metrics/ner_elmo.json \
         --textcat metrics/textcat_baseline.json metrics/textcat_elmo.json \
                   metrics/textcat_svm.json

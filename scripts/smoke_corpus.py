@@ -18,14 +18,11 @@ Outputs (in --out-dir):
 """
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import DataError, atomic_write_lines, log, run_script  # noqa: E402
-from conll2003 import parse_conll, to_docbin  # noqa: E402
-from polarity import dedupe, parse_polarity_csv, stratified_split, write_docbin  # noqa: E402
+from scripts._common import DataError, atomic_write_lines, log, run_script
+from scripts.conll2003 import parse_conll, to_docbin
+from scripts.polarity import dedupe, parse_polarity_csv, stratified_split, write_docbin
 
 
 def main(argv=None) -> int:

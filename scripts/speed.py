@@ -1,6 +1,6 @@
 """Measure each final model's speed alone: training words/s and `nlp.pipe` words/s.
 
-    python scripts/speed.py metrics/speed.json --threads 2 --train-steps 300 \
+    python -m scripts.speed metrics/speed.json --threads 2 --train-steps 300 \
         --run ner baseline training/ner_baseline/seed0 corpus/conll/test.spacy \
         --run ner ELMo training/ner_elmo/seed0 corpus/conll/test.spacy
 
@@ -27,8 +27,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-# evaluate.py is beside this script; its result writer is reused.
-sys.path.insert(0, str(Path(__file__).parent))
+from scripts.evaluate import words_only, write_result
 
 
 def training_speed(record: Dict[str, Any], steps: int, warmup: int) -> Dict[str, Any]:
@@ -84,7 +83,6 @@ def training_speed(record: Dict[str, Any], steps: int, warmup: int) -> Dict[str,
 def prediction_speed(model_dir: Path, test_path: Path, repeats: int) -> Dict[str, Any]:
     """Best-of-`repeats` `nlp.pipe` words/s over the test Docs' words."""
     import spacy
-    from evaluate import words_only
     from spacy.tokens import DocBin
 
     nlp = spacy.load(model_dir)
@@ -151,8 +149,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             flush=True,
         )
         results.append(row)
-    from evaluate import write_result
-
     write_result(args.output, {"threads": args.threads, "runs": results})
     return 0
 

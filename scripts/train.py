@@ -1,6 +1,6 @@
 """Train a spaCy config once per seed with `spacy train`, timing each run.
 
-    python scripts/train.py CONFIG OUTPUT --seeds 0,1,2 --threads 2 --gpu-id -1 \
+    python -m scripts.train CONFIG OUTPUT --seeds 0,1,2 --threads 2 --gpu-id -1 \
         --paths.train corpus/conll/train.spacy --paths.dev corpus/conll/dev.spacy \
         --training.max_steps 3000 [any other spaCy config override]
 

@@ -9,31 +9,32 @@ import pytest
 import spacy
 from scipy import stats
 
-from .util import load_script, textcat_docs, write_corpus
+from scripts import compare, cross_validate, elmo_svm, folds
+
+from .util import textcat_docs, write_corpus
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_folds_are_stratified_seeded_and_roles_disjoint():
-    cv = load_script("folds")
     labels = ["POS"] * 53 + ["NEG"] * 47
-    folds = cv.assign_folds(labels, 10, seed=0)
-    assert folds == cv.assign_folds(labels, 10, seed=0) != cv.assign_folds(labels, 10, seed=1)
-    sizes = Counter(folds)
+    assigned = folds.assign_folds(labels, 10, seed=0)
+    assert assigned == folds.assign_folds(labels, 10, seed=0)
+    assert assigned != folds.assign_folds(labels, 10, seed=1)
+    sizes = Counter(assigned)
     assert set(sizes) == set(range(10)) and max(sizes.values()) - min(sizes.values()) <= 1
     for f in range(10):
-        pos = sum(1 for lab, g in zip(labels, folds) if g == f and lab == "POS")
+        pos = sum(1 for lab, g in zip(labels, assigned) if g == f and lab == "POS")
         assert pos in (5, 6)
     for f in range(10):
-        roles = cv.fold_roles(f, 10)
+        roles = folds.fold_roles(f, 10)
         assert roles["test"] == [f] and roles["dev"] == [(f + 1) % 10]
         assert sorted(roles["train"] + roles["dev"] + roles["test"]) == list(range(10))
     with pytest.raises(ValueError, match="at least 3"):
-        cv.assign_folds(labels, 2, seed=0)
+        folds.assign_folds(labels, 2, seed=0)
 
 
 def test_cross_validation_trains_and_scores_a_fold(tmp_path):
-    cv = load_script("cross_validate")
     nlp = spacy.blank("en")
     data = tmp_path / "data"
     data.mkdir()
@@ -42,7 +43,10 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
     metrics = tmp_path / "cv.json"
     args = [str(CONFIGS / "textcat_baseline.cfg"), str(tmp_path / "cv"), str(metrics)]
     args += ["--data", str(data), "--folds", "4", "--only", "1", "--threads", "1"]
-    assert cv.main(args + ["--training.max_steps", "4", "--training.eval_frequency", "2"]) == 0
+    assert (
+        cross_validate.main(args + ["--training.max_steps", "4", "--training.eval_frequency", "2"])
+        == 0
+    )
     result = json.loads(metrics.read_text())
     assert result["folds"] == 4 and [run["fold"] for run in result["runs"]] == [1]
     assert 0.0 <= result["runs"][0]["accuracy"] <= 1.0 and result["runs"][0]["n_docs"] == 10
@@ -54,7 +58,6 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
     assert sum(map(len, texts.values())) == 40
     # scripts/folds.py writes the same folds on its own (for --folds-dir and for steps
     # that need a fold's texts, such as adapting a biLM on some folds).
-    folds = load_script("folds")
     assert folds.main([str(data), str(tmp_path / "alone"), "--folds", "4"]) == 0
     db = spacy.tokens.DocBin().from_disk(tmp_path / "alone" / "fold1" / "test.spacy")
     assert [d.text for d in db.get_docs(nlp.vocab)] == texts["test"]
@@ -62,7 +65,7 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
     # Another --only call (here with another override) adds its fold to the same file.
     more = [("3" if a == "1" and args[i - 1] == "--only" else a) for i, a in enumerate(args)]
     more += ["--training.max_steps", "4", "--training.eval_frequency", "2"]
-    assert cv.main(more + ["--training.dropout", "0.2"]) == 0
+    assert cross_validate.main(more + ["--training.dropout", "0.2"]) == 0
     result = json.loads(metrics.read_text())
     assert [run["fold"] for run in result["runs"]] == [1, 3]
     assert result["runs"][1]["overrides"]["training.dropout"] == 0.2
@@ -72,8 +75,6 @@ def test_cross_validation_trains_and_scores_a_fold(tmp_path):
 def test_svm_cross_validates_on_the_same_folds(tmp_path):
     """elmo_svm.py --folds: one SVM per fold of cross_validate.py's split, scored on
     that fold's texts, so its scores pair with the trained pipelines' fold by fold."""
-    folds = load_script("folds")
-    svm = load_script("elmo_svm")
     nlp = spacy.blank("en")
     data = tmp_path / "data"
     data.mkdir()
@@ -84,7 +85,7 @@ def test_svm_cross_validates_on_the_same_folds(tmp_path):
         docs += part
     out = tmp_path / "svm.json"
     args = ["en-open-3m", str(data), str(out), "--folds", "4", "--fold-seed", "3"]
-    assert svm.main(args + ["--threads", "1", "--seeds", "5"]) == 0
+    assert elmo_svm.main(args + ["--threads", "1", "--seeds", "5"]) == 0
     result = json.loads(out.read_text())
     assert (result["folds"], result["fold_seed"], result["seed"]) == (4, 3, 5)
     labels = [max(d.cats, key=d.cats.get) for d in docs]
@@ -92,8 +93,8 @@ def test_svm_cross_validates_on_the_same_folds(tmp_path):
     assert [run["fold"] for run in result["runs"]] == [0, 1, 2, 3]
     assert [run["n_test"] for run in result["runs"]] == [sizes[f] for f in range(4)]
     for run in result["runs"]:
-        assert 0.0 <= run["accuracy"] <= 1.0 and run["feature"] in svm.FEATURES
-    assert svm.main(args + ["--threads", "1", "--seeds", "5", "--only", "1,3"]) == 0
+        assert 0.0 <= run["accuracy"] <= 1.0 and run["feature"] in elmo_svm.FEATURES
+    assert elmo_svm.main(args + ["--threads", "1", "--seeds", "5", "--only", "1,3"]) == 0
     assert [run["fold"] for run in json.loads(out.read_text())["runs"]] == [1, 3]
 
 
@@ -103,7 +104,6 @@ def write(path: Path, runs: list, **extra) -> Path:
 
 
 def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
-    compare = load_script("compare")
     base = [0.70, 0.72, 0.68, 0.71]
     elmo = [0.73, 0.74, 0.70, 0.75]
     tc_base = write(

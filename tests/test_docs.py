@@ -219,6 +219,10 @@ def test_shell_commands_exist(page):
             assert words[5] in project_steps(), f"{where}: no project step {words[5]}"
         elif words[:4] == ["python", "-m", "spacy", "train"]:
             assert (ROOT / words[4]).is_file(), f"{where}: no config {words[4]}"
+        elif head[:2] == ["python", "-m"] and head[2].startswith("scripts."):
+            text = help_text(("-m", head[2]))
+            for flag in flags(words):
+                assert flag in text, f"{where}: no option {flag}"
         elif words[0] == "python" and words[1].endswith(".py"):
             assert (ROOT / words[1]).is_file(), f"{where}: no script {words[1]}"
             text = help_text((words[1],))
@@ -230,7 +234,7 @@ def test_shell_commands_exist(page):
 # it in a comment on its line or just above it.
 NETWORK_STEPS = {"corpus-ner", "corpus-textcat", "corpus-release", "all", "ner", "textcat"}
 HOURS_STEPS = {"pretrain", "pretrain-release", "investigate"}
-FETCHING_SCRIPTS = {"scripts/conll2003.py", "scripts/polarity.py", "scripts/pretrain_text.py"}
+FETCHING_SCRIPTS = {"scripts.conll2003", "scripts.polarity", "scripts.pretrain_text"}
 
 
 def needs(words: List[str]) -> Set[str]:
@@ -248,7 +252,7 @@ def needs(words: List[str]) -> Set[str]:
             found.add("[network]")
         if step in HOURS_STEPS:
             found.add("[hours]")
-    if len(words) > 1 and words[1] in FETCHING_SCRIPTS:
+    if words[:2] == ["python", "-m"] and words[2:3] and words[2] in FETCHING_SCRIPTS:
         found.add("[network]")
     if words[:1] == ["torchrun"] or words[2:4] == ["spacy_elmo", "pretrain"]:
         steps = re.search(r"--training\.max_steps (\d+)", text)

@@ -1,7 +1,6 @@
 """The spaCy project (project.yml): its structure, the evaluation arithmetic, and the
 whole smoke workflow run end to end on a copy of the project."""
 
-import importlib.util
 import json
 import os
 import re
@@ -12,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from scripts import elmo_svm, evaluate, train
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
@@ -35,18 +36,6 @@ REAL_TO_SMOKE = {
 }
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(f"project_{name}", SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return module
-
-
 @pytest.fixture(scope="module")
 def project():
     from weasel.util import load_project_config
@@ -56,14 +45,22 @@ def project():
 
 
 def program_and_options(line: str):
-    """('scripts/x.py configs/y.cfg', {'--a', '--b'}) of a script line: the program
-    with its config or task argument, and its option names."""
+    """('scripts.x configs/y.cfg', {'--a', '--b'}) of a script line: the program (a
+    project step's module with its config or task argument, or a package's command),
+    and its option names."""
     words = line.split()
-    if words[1] == "-m":
-        program = words[2:4]
+    if words[2].startswith("scripts."):
+        program = words[2:3] + [w for w in words[3:4] if w.endswith(".cfg") or w in TASKS]
     else:
-        program = [words[1]] + [w for w in words[2:3] if w.endswith(".cfg") or w in TASKS]
+        program = words[2:4]
     return " ".join(program), {w for w in words if w.startswith("--")}
+
+
+def step_module_file(module: str) -> Path:
+    """The file `python -m MODULE` runs for a project step: scripts/NAME.py, or
+    scripts/NAME/__main__.py for a package."""
+    path = ROOT.joinpath(*module.split("."))
+    return path / "__main__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 def test_workflows_name_real_commands_in_dependency_order(project):
@@ -91,13 +88,35 @@ def test_workflows_name_real_commands_in_dependency_order(project):
 
 
 def test_commands_name_existing_scripts_and_configs(project):
+    """Every step runs a module (`python -m scripts.NAME`, `python -m spacy_elmo`) that
+    exists, with configs that exist."""
     _, commands = project
     for cmd in commands.values():
         assert cmd.get("outputs"), f"{cmd['name']} has no outputs: reruns could not skip it"
         for line in cmd["script"]:
-            for word in line.split():
+            words = line.split()
+            assert words[:2] == ["python", "-m"], f"{cmd['name']}: `{line}` is not python -m"
+            if words[2].startswith("scripts."):
+                module = step_module_file(words[2])
+                assert module.is_file(), f"{cmd['name']}: {words[2]} is not a module in scripts/"
+            for word in words:
                 if word.endswith((".py", ".cfg")):
                     assert (ROOT / word).is_file(), f"{cmd['name']}: {word} does not exist"
+
+
+def test_scripts_never_edit_the_import_path():
+    """scripts/ is a package run with `python -m` from the project root: no module in
+    it adds folders to the import path or loads another by file name."""
+    edits = ("sys.path", "PYTHONPATH", "spec_from_file_location", "addsitedir")
+    files = [p for p in SCRIPTS.rglob("*") if p.is_file() and p.suffix in (".py", ".sh")]
+    assert SCRIPTS / "__init__.py" in files
+    found = [
+        f"{path.relative_to(ROOT)}: {edit}"
+        for path in files
+        for edit in edits
+        if edit in path.read_text(encoding="utf-8")
+    ]
+    assert not found, found
 
 
 def test_smoke_steps_mirror_the_real_steps(project):
@@ -127,7 +146,6 @@ def test_published_weights_asset_is_the_small_model(project):
 
 
 def test_textcat_scores_by_hand():
-    evaluate = load_script("evaluate")
     gold = [{"POS": 1.0, "NEG": 0.0}] * 3 + [{"POS": 0.0, "NEG": 1.0}] * 2
     pred = [
         {"POS": 0.9, "NEG": 0.1},
@@ -150,9 +168,8 @@ def test_textcat_scores_by_hand():
 def test_svm_features_are_token_means():
     import numpy as np
 
-    svm = load_script("elmo_svm")
     layers = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)  # 2 layers, 3 tokens
-    feats = svm.doc_features(layers)
+    feats = elmo_svm.doc_features(layers)
     np.testing.assert_allclose(feats["top"], layers[1].mean(axis=0))
     np.testing.assert_allclose(feats["average"], layers.mean(axis=(0, 1)))
     np.testing.assert_allclose(feats["concat"], layers.mean(axis=1).reshape(-1))
@@ -160,7 +177,6 @@ def test_svm_features_are_token_means():
 
 def test_train_fingerprint_follows_the_weights(tmp_path):
     """train.py retrains a seed when the biLM under the same path changes."""
-    train = load_script("train")
     config = tmp_path / "x.cfg"
     config.write_text("[nlp]\n")
     bilm = tmp_path / "bilm"

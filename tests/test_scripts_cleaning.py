@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from .util import load_script
-
-pt = load_script("pretrain_text")
-conll = load_script("conll2003")
-polarity = load_script("polarity")
+from scripts import _common as common
+from scripts import chinese, polarity
+from scripts import conll2003 as conll
+from scripts import pretrain_text as pt
 
 
 @pytest.mark.parametrize(
@@ -261,7 +260,6 @@ def test_is_heading(p, heading):
 def test_pip_download_into_a_relative_dir(tmp_path, monkeypatch):
     """pip runs inside the download dir: a relative dir (the project's assets/dl) must
     still receive the archive, not a nested copy of the path."""
-    common = load_script("_common")
     calls = []
 
     def fake_run(cmd, cwd, what):
@@ -291,7 +289,6 @@ def test_chinese_corpus_from_a_stand_in_sdist(tmp_path):
 
     import spacy
 
-    chinese = load_script("chinese")
     assert chinese.untag("迈向/v  充满/v  [中国/ns  政府/n]nt  ！/w") == "迈向充满中国政府！"
     news = "\n".join(f"第{i}/m  段/q  新闻/n  。/w" for i in range(300)) + "\n"
     neg = "".join(f"差评{i}，不好。\n" for i in range(12)) + "差评0，不好。\n共同\n"

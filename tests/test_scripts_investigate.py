@@ -5,13 +5,11 @@ import json
 import pytest
 import torch
 
+from scripts import adapt_text, random_bilm
 from spacy_elmo.bilm.model import ElmoBiLM
 from spacy_elmo.io.weights import load_weights_files, save_weights_files
 
-from .util import load_script, tiny_options
-
-random_bilm = load_script("random_bilm")
-adapt_text = load_script("adapt_text")
+from .util import tiny_options
 
 
 def test_random_bilm_keeps_options_and_drops_weights(tmp_path):
@@ -37,7 +35,7 @@ def test_random_bilm_keeps_options_and_drops_weights(tmp_path):
 
 
 def test_random_bilm_without_options_names_the_file(tmp_path):
-    from _common import DataError
+    from scripts._common import DataError
 
     with pytest.raises(DataError, match="options.json"):
         random_bilm.main([str(tmp_path), str(tmp_path / "out")])
@@ -101,7 +99,7 @@ def test_adapt_text_keeps_case_and_reads_spacy_docs(tmp_path):
 
 
 def test_adapt_text_names_a_bad_line(tmp_path):
-    from _common import DataError
+    from scripts._common import DataError
 
     data = tmp_path / "polarity"
     data.mkdir()

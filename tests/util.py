@@ -1,24 +1,6 @@
 """Helpers shared by the tests."""
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 from spacy_elmo import ElmoOptions, make_options
-
-SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
-
-
-def load_script(name: str) -> ModuleType:
-    """Import scripts/NAME.py (the project's scripts are not a package)."""
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(f"scripts_{name}", SCRIPTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def tiny_options(**overrides) -> ElmoOptions:
