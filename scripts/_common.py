@@ -12,8 +12,9 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable, Iterator, List, Optional, Tuple
 
 from spacy_elmo.io.atomic import atomic_path
 
@@ -150,6 +151,25 @@ def deb_extract(deb: Path, out_dir: Path) -> Optional[Path]:
     _run([tool, "-x", str(deb.resolve()), str(out_dir.resolve())], out_dir, f"unpacking {deb.name}")
     done.touch()
     return out_dir
+
+
+def tar_texts(tgz: Path, select: Callable[[str], bool]) -> Iterator[Tuple[str, str]]:
+    """The (name, text) of each file of a .tar.gz that `select` accepts, in name order,
+    decoded as UTF-8 (undecodable bytes replaced).
+
+    tgz (Path): the archive.
+    select (Callable[[str], bool]): whether to read a member, by its name.
+    RETURNS (Iterator[Tuple[str, str]]): member name and text.
+    """
+    try:
+        with tarfile.open(tgz, "r:gz") as tf:
+            for member in sorted(tf.getmembers(), key=lambda m: m.name):
+                if member.isfile() and select(member.name):
+                    f = tf.extractfile(member)
+                    assert f is not None
+                    yield member.name, f.read().decode("utf-8", errors="replace")
+    except tarfile.TarError as e:
+        raise DataError(f"{tgz} is not a readable tar.gz ({e}); delete it and rerun") from e
 
 
 def save_docbin(db, path: Path) -> None:

@@ -10,11 +10,11 @@ Inputs (written for this project, shipped in the repository; nothing is download
   assets/smoke/text.txt                    raw English prose, one paragraph per line
 
 Outputs (in --out-dir):
-  conll/{train,dev,test}.spacy, conll/train.text.txt   as scripts/conll2003.py writes them
-  polarity/{train,dev,test}.spacy                      as scripts/polarity.py (seeded 80/10/10)
+  conll/{train,dev,test}.spacy, conll/train.text.txt   as scripts.conll2003 writes them
+  polarity/{train,dev,test}.spacy                      as scripts.polarity (seeded 80/10/10)
   pretrain/train.txt, pretrain/heldout.txt             text.txt's lines (every 10th held out)
                                                        plus the CoNLL training text, as
-                                                       scripts/pretrain_text.py mixes it in
+                                                       scripts.pretrain_text mixes it in
 """
 
 import argparse

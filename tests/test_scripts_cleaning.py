@@ -7,7 +7,9 @@ import pytest
 from scripts import _common as common
 from scripts import chinese, polarity
 from scripts import conll2003 as conll
-from scripts import pretrain_text as pt
+from scripts.pretrain_text import clean
+from scripts.pretrain_text.sources import brown, gutenberg, news, pydoc, shakespeare, wiki
+from scripts.pretrain_text.split import split_corpus
 
 
 @pytest.mark.parametrize(
@@ -22,13 +24,14 @@ from scripts import pretrain_text as pt
     ],
 )
 def test_fix_news_quotes(raw, clean):
-    assert pt.fix_news_quotes(raw).startswith(clean)
-    assert '"?' not in pt.fix_news_quotes(raw)
+    assert news.fix_news_quotes(raw).startswith(clean)
+    assert '"?' not in news.fix_news_quotes(raw)
 
 
 def test_news_docs_paragraphs_and_title():
     row = {"title": "A Title", "text": '"First para,"?he said.     Second  para here.'}
-    assert list(pt.news_docs([row])) == [["A Title", '"First para," he said.', "Second para here."]]
+    expected = [["A Title", '"First para," he said.', "Second para here."]]
+    assert list(news.news_docs([row])) == expected
 
 
 def test_gutenberg_paragraphs():
@@ -38,7 +41,7 @@ def test_gutenberg_paragraphs():
         "1:1 In the beginning God created\nthe heaven. 1:2 And the earth.\n\n"
         "End of Project Gutenberg's Emma\nlicence text\n"
     )
-    assert pt.gutenberg_paragraphs(text) == [
+    assert gutenberg.gutenberg_paragraphs(text) == [
         "Emma Woodhouse, handsome, clever, and rich, was very happy.",
         "In the beginning God created the heaven. And the earth.",
     ]
@@ -49,7 +52,7 @@ def test_strip_gutenberg_boilerplate():
         "header\n*** START OF THIS PROJECT GUTENBERG EBOOK X ***\nbody\n"
         "*** END OF THE PROJECT GUTENBERG EBOOK X ***\nfooter"
     )
-    assert pt.strip_gutenberg_boilerplate(text).strip() == "body"
+    assert clean.strip_gutenberg_boilerplate(text).strip() == "body"
 
 
 def test_brown_detokenize():
@@ -57,19 +60,19 @@ def test_brown_detokenize():
         "\tThe/at jury/nn said/vbd ``/`` no/at evidence/nn ''/'' ,/, and/cc it's/pps+bez "
         "(/( 1961/cd )/) done/vbn ./."
     )
-    words = pt.strip_brown_tags(line)
+    words = brown.strip_brown_tags(line)
     assert words[:3] == ["The", "jury", "said"]
-    assert pt.detokenize(words) == 'The jury said "no evidence", and it\'s (1961) done.'
-    assert pt.detokenize(["He", "does", "n't", "know", "."]) == "He doesn't know."
+    assert brown.detokenize(words) == 'The jury said "no evidence", and it\'s (1961) done.'
+    assert brown.detokenize(["He", "does", "n't", "know", "."]) == "He doesn't know."
 
 
 def test_brown_paragraphs():
     text = "\n\n\tA/at b/nn ./.\nC/np d/nn ./.\n\n\n\tE/at f/nn ./.\n"
-    assert pt.brown_paragraphs(text) == ["A b. C d.", "E f."]
+    assert brown.brown_paragraphs(text) == ["A b. C d.", "E f."]
 
 
 def test_clean_wikitext():
-    wiki = (
+    markup = (
         "{{Infobox|name={{nested|x}}}}\n"
         "'''Anarchism''' is a [[political philosophy]] that advocates "
         "[[self-governance|self-governed]] societies.<ref>Cite {{cite|a}}</ref> "
@@ -82,7 +85,7 @@ def test_clean_wikitext():
         "== References ==\n"
         "Everything after the references heading is dropped here.\n"
     )
-    assert pt.clean_wikitext(wiki) == [
+    assert wiki.clean_wikitext(markup) == [
         "Anarchism is a political philosophy that advocates self-governed societies. See the site.",
         'The word comes from "anarchy" in Greek.',
     ]
@@ -93,7 +96,7 @@ def test_rst_inline():
         "Use :func:`len` or :meth:`~dict.items`, see :ref:`the tutorial <tut>` and "
         "``x = 1``; *really* **bold**, `PEP site <https://peps>`_ and name_ or __len__."
     )
-    assert pt.rst_inline(s) == (
+    assert pydoc.rst_inline(s) == (
         "Use len or items, see the tutorial and x = 1; really bold, PEP site and name or __len__."
     )
 
@@ -139,7 +142,7 @@ doctest dropped
 | grid | tab  |
 +------+------+
 """
-    assert pt.rst_paragraphs(rst) == [
+    assert pydoc.rst_paragraphs(rst) == [
         "Some prose that spans two lines. For example:",
         "A note that is kept, with int.",
         "Return the spam of a and b.",
@@ -149,18 +152,18 @@ doctest dropped
 
 def test_play_paragraphs():
     text = "ACT I.\n\nHam.\nTo be, or not to be,--that is\nthe question:   12\n\n[Exit.]\n"
-    assert pt.play_paragraphs(text) == ["To be, or not to be,--that is the question:"]
+    assert shakespeare.play_paragraphs(text) == ["To be, or not to be,--that is the question:"]
 
 
 def test_chunk_paragraph():
     sent = "This is a sentence of eight words here."
     long = " ".join([sent] * 50)
-    pieces = pt.chunk_paragraph(long, max_tokens=100, target=40)
+    pieces = clean.chunk_paragraph(long, max_tokens=100, target=40)
     assert all(len(p.split()) <= 48 for p in pieces)
     assert " ".join(pieces) == long
-    assert pt.chunk_paragraph(sent) == [sent]
+    assert clean.chunk_paragraph(sent) == [sent]
     no_ends = " ".join(["word"] * 250)
-    assert [len(p.split()) for p in pt.chunk_paragraph(no_ends, 100, 100)] == [100, 100, 50]
+    assert [len(p.split()) for p in clean.chunk_paragraph(no_ends, 100, 100)] == [100, 100, 50]
 
 
 def test_split_corpus_keeps_documents_and_conll_train_only():
@@ -168,21 +171,21 @@ def test_split_corpus_keeps_documents_and_conll_train_only():
         "conll": [[f"conll sentence number {i} ." for i in range(10)]],
         "a": [[f"a doc {d} para {i} some words" for i in range(3)] for d in range(200)],
     }
-    train, held, dupes = pt.split_corpus(
+    train, held, dupes = split_corpus(
         docs, heldout_frac=0.05, min_heldout_tokens=0, block_tokens=1000, seed=1
     )
     assert all(name != "conll" for name, _ in held)
     assert 5 <= len(held) <= 15
     for _, block in held:  # whole documents
         assert len(block) == 3 and len({p.split()[2] for p in block}) == 1
-    again = pt.split_corpus(docs, 0.05, 0, 1000, seed=1)
+    again = split_corpus(docs, 0.05, 0, 1000, seed=1)
     assert again[1] == held and again[0] == train
     assert sum(dupes.values()) == 0
 
 
 def test_split_corpus_drops_repeats_across_sources():
     docs = {"a": [["the same long paragraph here"]], "b": [["The same long paragraph, here!"]]}
-    train, held, dupes = pt.split_corpus(docs, 0.0, 0, 100, seed=0)
+    train, held, dupes = split_corpus(docs, 0.0, 0, 100, seed=0)
     assert dupes == {"a": 0, "b": 1}
 
 
@@ -232,11 +235,11 @@ def test_polarity_parse_and_split():
 
 
 def test_fix_text_mojibake_and_controls():
-    assert pt.fix_text("save Â£47 billion") == "save \u00a347 billion"
-    assert pt.fix_text("said:â€œOlder peopleâ€\x9d") == "said:\u201cOlder people\u201d"
-    assert pt.fix_text("Ã©tude and caf\u00e9 stay") == "\u00e9tude and caf\u00e9 stay"
-    assert pt.fix_text("4 1\x02 per cent") == "4 1 per cent"
-    assert pt.fix_text("Ärger ÂÂ") == "Ärger ÂÂ"
+    assert clean.fix_text("save Â£47 billion") == "save \u00a347 billion"
+    assert clean.fix_text("said:â€œOlder peopleâ€\x9d") == "said:\u201cOlder people\u201d"
+    assert clean.fix_text("Ã©tude and caf\u00e9 stay") == "\u00e9tude and caf\u00e9 stay"
+    assert clean.fix_text("4 1\x02 per cent") == "4 1 per cent"
+    assert clean.fix_text("Ärger ÂÂ") == "Ärger ÂÂ"
 
 
 @pytest.mark.parametrize(
@@ -254,7 +257,7 @@ def test_fix_text_mojibake_and_controls():
     ],
 )
 def test_is_heading(p, heading):
-    assert pt.is_heading(p) is heading
+    assert clean.is_heading(p) is heading
 
 
 def test_pip_download_into_a_relative_dir(tmp_path, monkeypatch):
