@@ -1,12 +1,12 @@
 """The `._.elmo` extensions and the hooks that make `.vector` and `.similarity` use ELMo."""
 
-from typing import Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union, cast
 
 import numpy as np
 from spacy.tokens import Doc, Span, Token
 
 from ..io.text import is_bilm_token
-from .doc_data import ElmoDocData
+from .doc_data import ElmoDocData, check_offsets, token_offsets
 
 EXTENSION = "elmo"
 # Every biLM layer of the Doc, for the components that listen to `elmo` (private: set
@@ -18,29 +18,90 @@ def install_extensions() -> None:
     """Register Doc._.elmo, Span._.elmo, Token._.elmo and Doc._._elmo_layers, once
     (idempotent, so safe in every process that imports spacy_elmo)."""
     if not Doc.has_extension(EXTENSION):
-        Doc.set_extension(EXTENSION, default=None)
+        Doc.set_extension(EXTENSION, getter=doc_data, setter=_set_doc_data)
     if not Span.has_extension(EXTENSION):
         Span.set_extension(EXTENSION, getter=span_vector)
     if not Token.has_extension(EXTENSION):
         Token.set_extension(EXTENSION, getter=token_vector)
     if not Doc.has_extension(LAYERS_EXTENSION):
-        Doc.set_extension(LAYERS_EXTENSION, default=None)
+        Doc.set_extension(LAYERS_EXTENSION, getter=_get_layers, setter=_set_layers)
+
+
+# Both Doc extensions keep their values where spaCy keeps an extension's default
+# value (so DocBin and Doc.to_bytes save them), through a getter and a setter that
+# record the Doc's tokens and check them: spaCy's retokenizer does not tell
+# extensions that the tokens changed.
+def _stored(doc: Doc, name: str) -> Any:
+    # spaCy annotates user_data as Dict[str, Any]; its extension keys are tuples.
+    return cast(Dict[Any, Any], doc.user_data).get(("._.", name, None, None))
+
+
+def _store(doc: Doc, name: str, value: Any) -> None:
+    cast(Dict[Any, Any], doc.user_data)[("._.", name, None, None)] = value
 
 
 def doc_data(doc: Doc) -> Optional[ElmoDocData]:
-    """The ELMo data of a Doc, or None."""
-    return doc._.get(EXTENSION)
+    """Doc._.elmo: the ELMo data of a Doc, or None.
+
+    doc (Doc): The Doc.
+    RETURNS (Optional[ElmoDocData]): Its data; a ValueError if the Doc was
+        retokenized since the data was set.
+    """
+    data = _stored(doc, EXTENSION)
+    if data is not None:
+        data.check(doc)
+    return data
+
+
+def _set_doc_data(doc: Doc, data: Optional[ElmoDocData]) -> None:
+    if data is not None:
+        data.bind(doc)
+    _store(doc, EXTENSION, data)
+
+
+def _get_layers(doc: Doc) -> Optional[Any]:
+    stored = _stored(doc, LAYERS_EXTENSION)
+    if stored is None:
+        return None
+    # (offsets, layers); msgpack gives a list back, and earlier versions stored
+    # the layers alone.
+    offsets, layers = stored if isinstance(stored, (tuple, list)) else (None, stored)
+    check_offsets(offsets, int(layers.shape[1]), doc, f"doc._.{LAYERS_EXTENSION}")
+    return layers
+
+
+def _set_layers(doc: Doc, layers: Optional[Any]) -> None:
+    """Keep every biLM layer (n_layers, n_tokens, dim) for the listeners, with the
+    offsets of the tokens they were computed for."""
+    if layers is not None and layers.shape[1] != len(doc):
+        raise ValueError(
+            f"ELMo layers of {layers.shape[1]} tokens, the Doc has {len(doc)}: "
+            "they were made for another Doc"
+        )
+    stored = None if layers is None else (token_offsets(doc), layers)
+    _store(doc, LAYERS_EXTENSION, stored)
+
+
+def _checked_data(doc: Doc, index: Sequence[int]) -> Optional[ElmoDocData]:
+    """The Doc's ELMo data, checked for the tokens `index` only (constant time per
+    token; see ElmoDocData.check_token)."""
+    data = _stored(doc, EXTENSION)
+    if data is not None:
+        for i in index:
+            data.check_token(doc, i)
+    return data
 
 
 def token_vector(token: Token) -> Optional[np.ndarray]:
     """Token._.elmo: the token's ELMo vector (None without ELMo data)."""
-    data = doc_data(token.doc)
+    data = _checked_data(token.doc, [token.i])
     return None if data is None else data.vectors[token.i]
 
 
 def span_vector(span: Span) -> Optional[np.ndarray]:
-    """Span._.elmo: the mean of the span's non-whitespace token vectors."""
-    data = doc_data(span.doc)
+    """Span._.elmo: the mean of the span's non-whitespace token vectors (zeros when
+    it has none)."""
+    data = _checked_data(span.doc, range(span.start, span.end))
     if data is None:
         return None
     index = [t.i for t in span if is_bilm_token(t)]
@@ -64,12 +125,10 @@ Obj = Union[Doc, Span, Token]
 
 
 def _vector(obj: Obj) -> np.ndarray:
-    data = doc_data(obj.doc)
-    if data is None:
-        return _default_vector(obj)
-    if isinstance(obj, Token):
-        return data.vectors[obj.i]
-    return span_vector(obj[:] if isinstance(obj, Doc) else obj)  # type: ignore[return-value]
+    if isinstance(obj, Doc):
+        obj = obj[:]
+    vector = token_vector(obj) if isinstance(obj, Token) else span_vector(obj)
+    return _default_vector(obj) if vector is None else vector
 
 
 def _default_vector(obj: Obj) -> np.ndarray:
@@ -87,8 +146,11 @@ def _vector_norm(obj: Obj) -> float:
 
 
 def _has_vector(obj: Obj) -> bool:
-    if doc_data(obj.doc) is not None:
-        return True
+    """With ELMo data: whether a token is one the biLM reads (not whitespace), or a
+    span or Doc holds one."""
+    tokens = [obj] if isinstance(obj, Token) else obj
+    if _checked_data(obj.doc, [t.i for t in tokens]) is not None:
+        return any(is_bilm_token(t) for t in tokens)
     if isinstance(obj, Token):
         return obj.vocab.has_vector(obj.orth)
     return any(obj.vocab.has_vector(t.orth) for t in obj)
