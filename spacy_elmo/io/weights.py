@@ -15,6 +15,7 @@ from ..bilm.model import DEFAULT_TOKEN_CACHE_SIZE, ElmoBiLM
 from ..bilm.options import ElmoOptions
 from ..errors import ElmoFormatError
 from .atomic import atomic_path
+from .hdf5_checks import check_hdf5_features
 
 PathLike = Union[str, "os.PathLike[str]"]
 # The files of a biLM in the original format, as save_weights_files writes them.
@@ -102,7 +103,9 @@ def bilm_to_bytes(model: ElmoBiLM) -> bytes:
 
 
 def _read_hdf5(model: ElmoBiLM, f: h5py.File, source: str, options_source: str) -> None:
-    """Check every dataset's presence and shape, then set the model's parameters."""
+    """Check the file reads no other file, every dataset's presence and shape, then
+    set the model's parameters."""
+    check_hdf5_features(f, source, ElmoFormatError)
     char_dim = model.options.char_dim
     found = _dataset_names(f)
     if "char_embed" in found:
