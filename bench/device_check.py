@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from spacy_elmo import ElmoBiLM, ElmoOptions, load_weights_files, save_weights_files  # noqa: E402
 from spacy_elmo.bilm.options import PUBLISHED_OPTIONS  # noqa: E402
-from spacy_elmo.pipeline.layers import get_bilm  # noqa: E402
+from spacy_elmo.pipeline.bilm_shim import get_bilm  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "elmo"
 

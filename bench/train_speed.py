@@ -42,7 +42,7 @@ def run_one(args: argparse.Namespace) -> None:
     from spacy.training.loop import train as train_loop
     from spacy.util import load_config, registry
 
-    from spacy_elmo.pipeline.layers import get_segment_cache
+    from spacy_elmo.pipeline.bilm_shim import get_segment_cache
 
     torch.set_num_threads(args.threads)
     registry.callbacks.register("spacy-elmo-bench.record_step.v1", func=lambda: record_step)

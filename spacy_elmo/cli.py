@@ -11,7 +11,6 @@ from .bilm.manylangs import ManyLangsBiLM
 from .errors import DownloadError
 from .io.embedder import ElmoEmbedder
 from .io.text import is_bilm_token
-from .io.weights import save_weights_files
 
 app = typer.Typer(help="ELMo for spaCy: exact, fast biLM tools.", no_args_is_help=True)
 
@@ -214,18 +213,19 @@ def info(
     import json
 
     from .io.atomic import atomic_path
-    from .io.embed_file import file_sha256
-    from .io.references import load_bilm, resolve_weights
+    from .io.formats import checksum, present_files, read_bilm
+    from .io.references import resolve_weights
 
     with _user_errors():
-        options_path, weights_path = resolve_weights(weights)
-        bilm = load_bilm((options_path, weights_path))
-        digest = file_sha256(weights_path)
+        files = resolve_weights(weights)
+        bilm = read_bilm(files)
+        digest = checksum(files)
+    options_path, weights_path = files.options, files.weights
     o = bilm.options
     n_params = sum(p.numel() for p in bilm.parameters())
     typer.echo(f"options:    {options_path}")
     typer.echo(f"weights:    {weights_path}")
-    typer.echo(f"sha256:     {digest}")
+    typer.echo(f"sha256:     {digest} (of {', '.join(present_files(files))})")
     typer.echo(f"parameters: {n_params:,}")
     if isinstance(bilm, ManyLangsBiLM):
         typer.echo(f"tokens:     {bilm.describe()}")
@@ -246,6 +246,8 @@ def info(
             "options": str(options_path),
             "weights": str(weights_path),
             "sha256": digest,
+            "kind": files.kind,
+            "files": {role: str(files.paths[role]) for role in present_files(files)},
             "parameters": n_params,
             "output_layers": bilm.n_output_layers,
             "output_dim": bilm.output_dim,
@@ -267,17 +269,19 @@ def convert(
 ) -> None:
     """Convert between a saved pipeline's `elmo` component and options.json + weights.hdf5.
 
-    --to files writes the biLM of any weights reference (e.g. a saved pipeline) as
-    options.json + weights.hdf5; --to pipeline writes a blank spaCy pipeline with an
-    `elmo` component holding the weights.
+    --to files writes the biLM of any weights reference (e.g. a saved pipeline) in its
+    own files: options.json + weights.hdf5, or an ELMoForManyLangs model directory;
+    --to pipeline writes a blank spaCy pipeline with an `elmo` component holding the
+    weights.
     """
+    from .io.formats import write_bilm
     from .io.references import load_bilm
 
     with _user_errors():
         bilm = load_bilm(source)
     if to == "files":
         with _user_errors():
-            save_weights_files(bilm, output, overwrite=force)
+            write_bilm(bilm, output, overwrite=force)
     elif to == "pipeline":
         import spacy
 
@@ -404,7 +408,7 @@ def perplexity(
     if threads:
         torch.set_num_threads(threads)
     with _user_errors():
-        model_dir = resolve_weights(model)[1].parent
+        model_dir = resolve_weights(model).folder
         lm, vocab = load_language_model(model_dir)
         tokens = tokenize_files(text_files(str(text)), sentence_pipeline(spacy_model))
         batcher = StreamBatcher(

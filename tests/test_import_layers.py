@@ -107,12 +107,57 @@ def test_imports_point_down(path):
 def test_the_rules_catch_upward_imports():
     """The checker itself: upward, sideways and library imports are reported."""
     assert violations(
-        "spacy_elmo.bilm.chars", {"spacy_elmo.pipeline.layers", "spacy"}, EXISTING
+        "spacy_elmo.bilm.chars", {"spacy_elmo.pipeline.bilm_layer", "spacy"}, EXISTING
     ) == [
-        "spacy_elmo.bilm.chars (bilm) imports spacy_elmo.pipeline.layers",
+        "spacy_elmo.bilm.chars (bilm) imports spacy_elmo.pipeline.bilm_layer",
         "spacy_elmo.bilm.chars (bilm) imports spacy",
     ]
     assert violations("spacy_elmo.pretrain.corpus", {"spacy_elmo.io.embed_file"}, EXISTING)
     assert violations("spacy_elmo.pretrain.corpus", {"spacy_elmo.pipeline.component"}, EXISTING)
     assert violations("spacy_elmo.io.weights", {"spacy_elmo.cli"}, EXISTING)
-    assert not violations("spacy_elmo.pipeline.layers", {"spacy_elmo.io.weights"}, EXISTING)
+    assert not violations("spacy_elmo.pipeline.bilm_layer", {"spacy_elmo.io.weights"}, EXISTING)
+
+
+# What reads, writes or recognises one kind of biLM files; only io/formats.py (the
+# seam) and the two modules that implement the kinds may use it.
+FORMAT_SPECIFIC = (
+    "is_model_dir",
+    "read_model_dir",
+    "write_model_dir",
+    "load_weights_files",
+    "save_weights_files",
+    "bilm_from_bytes",
+    "bilm_to_bytes",
+    "model_files",
+    "bilm_from_model_files",
+)
+FORMAT_MODULES = {"spacy_elmo.io.formats", "spacy_elmo.io.weights", "spacy_elmo.io.manylangs_files"}
+# The package's public API re-exports the bilm-tf reader and writer.
+FORMAT_EXPORTS = {"spacy_elmo"}
+
+
+def format_specific_uses(path: Path) -> List[str]:
+    """The format-specific names a module uses (as an attribute or imported name)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf8"))):
+        name = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif isinstance(node, ast.Name):
+            name = node.id
+        elif isinstance(node, ast.alias):
+            name = node.name
+        if name in FORMAT_SPECIFIC:
+            found.append(name)
+    return sorted(set(found))
+
+
+def test_biLM_formats_are_dispatched_in_one_module():
+    """Which kind of biLM files something is, and how that kind is read or written,
+    is asked of io/formats.py only."""
+    users = {
+        module_name(path): format_specific_uses(path)
+        for path in package_files()
+        if module_name(path) not in FORMAT_MODULES | FORMAT_EXPORTS
+    }
+    assert {module: names for module, names in users.items() if names} == {}

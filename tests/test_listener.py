@@ -14,7 +14,7 @@ from spacy.ty import ListenedToComponent
 from thinc.api import Config
 
 from spacy_elmo import load_bilm, save_weights_files
-from spacy_elmo.pipeline.layers import bilm_shim, get_bilm, get_segment_cache, set_bilm
+from spacy_elmo.pipeline.bilm_shim import bilm_shim, get_bilm, get_segment_cache, set_bilm
 from spacy_elmo.pipeline.listener import ElmoListener
 
 from .util import ner_docs, write_corpus
@@ -145,7 +145,7 @@ def assert_same_predictions(a, b):
 
 
 def bilm_params(nlp, name="elmo"):
-    return [p.detach().clone() for p in get_bilm(nlp.get_pipe(name).model).parameters()]
+    return [p.detach().clone() for p in nlp.get_pipe(name).bilm.parameters()]
 
 
 def mix_layers_of(nlp, component):
@@ -235,6 +235,8 @@ def test_elmo_is_a_listened_to_component(weights_dir):
     assert elmo.listening_components == ["ner", "textcat"]
     ner_listener, textcat_listener = elmo.listeners
     assert isinstance(ner_listener, ElmoListener) and ner_listener.upstream_component == "elmo"
+    assert not ner_listener.has_dim("nL")  # the weights are read at initialize
+    nlp.initialize(lambda: examples(nlp))
     assert ner_listener.get_dim("nL") == 3
     assert elmo.remove_listener(ner_listener, "ner") and elmo.listening_components == ["textcat"]
     assert not elmo.remove_listener(ner_listener, "ner")
@@ -419,8 +421,9 @@ def test_listener_without_upstream_elmo(weights_dir):
 def test_listener_width_mismatch(weights_dir):
     """The error names the config key and the flag a `spacy train` user types."""
     message = "listens to 'elmo' with width = 32.*set width = 16.*--variables.elmo_width 16"
+    nlp = make_nlp(weights_dir, width=32)
     with pytest.raises(ValueError, match=message):
-        make_nlp(weights_dir, width=32)
+        nlp.initialize(lambda: examples(nlp))
     nlp = make_nlp(weights_dir, width=32, weights_in_config=False)  # weights at initialize
     nlp.config["initialize"]["components"]["elmo"] = {"weights": weights_dir}
     with pytest.raises(ValueError, match="set width = 16.*--variables.elmo_width 16"):

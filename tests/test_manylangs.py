@@ -18,6 +18,8 @@ from spacy_elmo.bilm.manylangs import ManyLangsBiLM
 from spacy_elmo.errors import ElmoFormatError
 from spacy_elmo.io.manylangs_files import read_model_dir, write_model_dir
 
+from .util import same_weights
+
 ARCHITECTURE = {
     "encoder": {
         "name": "elmo",
@@ -242,9 +244,12 @@ def test_pipeline_round_trip_convert_and_info(model_dir, tmp_path):
     assert isinstance(load_bilm(tmp_path / "pipeline"), ManyLangsBiLM)
 
     runner = CliRunner()
-    result = runner.invoke(app, ["convert", str(model_dir), str(tmp_path / "as-files")])
-    assert result.exit_code == 1
-    assert "cannot hold an ELMoForManyLangs biLM" in result.output
+    # --to files writes a biLM in its own kind of files: a model directory here.
+    result = runner.invoke(app, ["convert", str(tmp_path / "pipeline"), str(tmp_path / "as-files")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "as-files" / "encoder.pkl").is_file()
+    assert not (tmp_path / "as-files" / "weights.hdf5").exists()
+    assert same_weights(load_bilm(tmp_path / "as-files"), load_bilm(model_dir))
     with pytest.raises(ElmoFormatError, match="--to pipeline"):
         save_weights_files(load_bilm(model_dir), tmp_path / "x")
     result = runner.invoke(

@@ -10,7 +10,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.training import Example
 
 from spacy_elmo import ElmoDocData, ElmoEmbedder, load_bilm, save_weights_files, set_vector_hooks
-from spacy_elmo.pipeline.layers import get_bilm
+from spacy_elmo.pipeline.bilm_shim import get_bilm
 
 
 @pytest.fixture
@@ -100,8 +100,10 @@ def test_float16_storage_and_doc_tensor(weights_dir):
     ],
 )
 def test_bad_settings(weights_dir, config, message):
+    """Settings that need no biLM fail when the pipe is made, the others when its
+    weights are read (at its first use)."""
     with pytest.raises(ValueError, match=message):
-        make_nlp(weights_dir, **config)
+        make_nlp(weights_dir, **config)("Some text")
 
 
 def test_vector_hooks_and_similarity(weights_dir):
@@ -231,7 +233,7 @@ def test_add_to_trained_pipeline_without_reinitializing(weights_dir):
 
 def test_update_annotates_and_changes_nothing(weights_dir):
     nlp = make_nlp(weights_dir)
-    bilm = get_bilm(nlp.get_pipe("elmo").model)
+    bilm = nlp.get_pipe("elmo").bilm
     before = {k: v.clone() for k, v in bilm.state_dict().items()}
     eg = Example.from_dict(nlp.make_doc("Train on this"), {})
     losses = nlp.get_pipe("elmo").update([eg])
@@ -334,6 +336,7 @@ def test_bilm_layer_backpropagates_into_the_weights(weights_dir):
     """The thinc layer's training path (used when the biLM is fine-tuned)."""
     nlp = make_nlp(weights_dir)
     model = nlp.get_pipe("elmo").model
+    model.initialize()  # reads the weights reference the component gave it
     docs = [nlp.make_doc("Gradients flow back"), nlp.make_doc("Two docs")]
     outputs, backprop = model.begin_update(docs)
     np.testing.assert_allclose(outputs[0], model.predict(docs)[0], atol=1e-6)

@@ -28,12 +28,12 @@ def model_dir(tmp_path, tiny_bilm):
 
 def test_pair_dict_and_directory(model_dir, tiny_bilm):
     pair = (model_dir / "options.json", model_dir / "weights.hdf5")
-    assert resolve_weights(pair) == pair
-    assert resolve_weights(list(map(str, pair))) == pair
-    assert resolve_weights({"options": pair[0], "weights": pair[1]}) == pair
-    assert resolve_weights(model_dir) == pair
-    assert resolve_weights(f"{pair[0]},{pair[1]}") == pair
-    assert resolve_weights(str(model_dir)) == pair
+    assert _pair(resolve_weights(pair)) == pair
+    assert _pair(resolve_weights(list(map(str, pair)))) == pair
+    assert _pair(resolve_weights({"options": pair[0], "weights": pair[1]})) == pair
+    assert _pair(resolve_weights(model_dir)) == pair
+    assert _pair(resolve_weights(f"{pair[0]},{pair[1]}")) == pair
+    assert _pair(resolve_weights(str(model_dir))) == pair
     assert same_weights(load_bilm(model_dir), tiny_bilm)
     assert load_bilm(tiny_bilm) is tiny_bilm
 
@@ -46,8 +46,8 @@ def test_saved_pipeline_layout(tmp_path, tiny_bilm):
         pipeline / "elmo_vectors" / "options.json",
         pipeline / "elmo_vectors" / "weights.hdf5",
     )
-    assert resolve_weights(pipeline) == expected
-    assert resolve_weights(pipeline / "elmo_vectors") == expected
+    assert _pair(resolve_weights(pipeline)) == expected
+    assert _pair(resolve_weights(pipeline / "elmo_vectors")) == expected
     assert same_weights(load_bilm(pipeline), tiny_bilm)
 
 
@@ -64,7 +64,7 @@ def test_published_name_in_cache(tmp_path, monkeypatch, tiny_bilm):
     with pytest.raises(ElmoFormatError, match="'small' is not in the cache"):
         resolve_weights("small")
     save_weights_files(tiny_bilm, tmp_path / "cache" / "small")
-    assert resolve_weights("elmo_2x1024_128_2048cnn_1xhighway")[1] == (
+    assert resolve_weights("elmo_2x1024_128_2048cnn_1xhighway").weights == (
         tmp_path / "cache" / "small" / "weights.hdf5"
     )
     assert same_weights(load_bilm("Small"), tiny_bilm)
@@ -86,6 +86,8 @@ def test_names_and_urls():
         (("a.json",), "weights pair is"),
         ({"options": "a"}, "needs exactly the keys"),
         (42, "Cannot use int as ELMo weights"),
+        ("", "empty string"),
+        ("  ", "empty string"),
     ],
 )
 def test_bad_references(ref, message):
@@ -94,7 +96,7 @@ def test_bad_references(ref, message):
 
 
 def test_empty_directory(tmp_path):
-    with pytest.raises(ElmoFormatError, match="holds neither options.json"):
+    with pytest.raises(ElmoFormatError, match="holds no biLM"):
         resolve_weights(tmp_path)
 
 
@@ -102,3 +104,9 @@ def test_directory_missing_weights(tmp_path, model_dir):
     (model_dir / "weights.hdf5").unlink()
     with pytest.raises(ElmoFormatError, match="Weights file not found"):
         load_bilm(model_dir)
+
+
+def _pair(files):
+    """The (options, weights) files of a resolved reference, checked to be bilm-tf's."""
+    assert files.kind == "bilm-tf"
+    return files.options, files.weights

@@ -50,7 +50,8 @@ def test_default_is_the_shipped_files():
     assert MODELS_DIR.resolve() == SHIPPED.parent.resolve()
     assert packaged_dir("EN-Open-3M") == packaged_dir("en-open-3m")
     assert packaged_dir("small") is None
-    options, weights = resolve_weights("en-open-3m")
+    files = resolve_weights("en-open-3m")
+    options, weights = files.options, files.weights
     assert options.resolve() == (SHIPPED / "options.json").resolve()
     assert weights.resolve() == (SHIPPED / "weights.hdf5").resolve()
     for name in MODEL_FILES:

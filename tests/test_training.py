@@ -15,7 +15,7 @@ import torch
 from thinc.api import Config
 
 from spacy_elmo import load_bilm, save_weights_files
-from spacy_elmo.pipeline.layers import get_bilm
+from spacy_elmo.pipeline.bilm_shim import get_bilm
 
 from .util import ner_docs, textcat_docs, write_corpus
 

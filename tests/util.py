@@ -74,3 +74,11 @@ def write_corpus(docs: list, path) -> str:
 
     DocBin(docs=docs).to_disk(path)
     return str(path)
+
+
+def same_weights(a, b) -> bool:
+    """Whether two torch modules hold equal parameters under the same names."""
+    import torch
+
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -25,7 +25,8 @@ import urllib3
 
 from ..errors import DownloadError, ElmoFormatError
 from . import hub, manylangs_files
-from .weights import OPTIONS_FILE, WEIGHTS_FILE, load_weights_files
+from .formats import BILM_TF_FILES, MANYLANGS_FILES, files_in_folder, read_bilm
+from .weights import OPTIONS_FILE, WEIGHTS_FILE
 
 BASE_URL_ENV = "SPACY_ELMO_BASE_URL"
 PART_SUFFIX = ".part"
@@ -67,7 +68,7 @@ def download_model(
         )
     finals = {OPTIONS_FILE: directory / OPTIONS_FILE, WEIGHTS_FILE: directory / WEIGHTS_FILE}
     parts = {key: path.with_name(path.name + PART_SUFFIX) for key, path in finals.items()}
-    if not force and _is_valid(finals[OPTIONS_FILE], finals[WEIGHTS_FILE]):
+    if not force and _is_valid(directory):
         return directory
     directory.mkdir(parents=True, exist_ok=True)
     if force:
@@ -78,7 +79,7 @@ def download_model(
         for key in (OPTIONS_FILE, WEIGHTS_FILE):
             _fetch(session, addresses[key], parts[key], progress=progress)
     try:
-        load_weights_files(parts[OPTIONS_FILE], parts[WEIGHTS_FILE])
+        read_bilm(BILM_TF_FILES.pair(parts[OPTIONS_FILE], parts[WEIGHTS_FILE]))
     except (ValueError, OSError, KeyError, TypeError, RuntimeError) as e:
         for part in parts.values():
             part.unlink(missing_ok=True)
@@ -106,11 +107,13 @@ def model_urls(name: str, base_url: Optional[str] = None) -> Dict[str, str]:
     return {key: base + url[len(origin) :] for key, url in hub.urls(name).items()}
 
 
-def _is_valid(options_path: Path, weights_path: Path) -> bool:
-    if not (options_path.is_file() and weights_path.is_file()):
+def _is_valid(directory: Path) -> bool:
+    """Whether a directory holds a complete model that reads without error."""
+    files = files_in_folder(directory)
+    if files is None:
         return False
     try:
-        load_weights_files(options_path, weights_path)
+        read_bilm(files)
     except (ValueError, OSError, KeyError, TypeError, RuntimeError):
         return False
     return True
@@ -120,7 +123,7 @@ def _download_manylangs(
     name: str, directory: Path, *, base_url: Optional[str], force: bool, progress: bool
 ) -> Path:
     """Download an ELMoForManyLangs model's zip and unpack it, verified, to `directory`."""
-    if not force and _is_valid_manylangs(directory):
+    if not force and _is_valid(directory):
         return directory
     cache = directory.parent
     cache.mkdir(parents=True, exist_ok=True)
@@ -137,7 +140,7 @@ def _download_manylangs(
     try:
         try:
             _unpack_model(part, staging)
-            manylangs_files.read_model_dir(staging)
+            read_bilm(MANYLANGS_FILES.files_in(staging))
         except (ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as e:
             # ValueError includes ElmoFormatError; RuntimeError, an encrypted member or
             # (NotImplementedError) an unknown compression method
@@ -153,15 +156,6 @@ def _download_manylangs(
     part.unlink()
     return directory
 
-
-def _is_valid_manylangs(directory: Path) -> bool:
-    if not manylangs_files.is_model_dir(directory):
-        return False
-    try:
-        manylangs_files.read_model_dir(directory)
-    except (ValueError, OSError, KeyError, TypeError, RuntimeError):
-        return False
-    return True
 
 
 def _unpack_model(archive: Path, target: Path) -> None:

@@ -30,6 +30,8 @@ WORD_FILE = "word.dic"
 TOKEN_EMBEDDER_FILE = "token_embedder.pkl"
 ENCODER_FILE = "encoder.pkl"
 MODEL_FILES = (CONFIG_FILE, CHAR_FILE, WORD_FILE, TOKEN_EMBEDDER_FILE, ENCODER_FILE)
+# The name write_model_dir gives the architecture JSON (config.json names it).
+ARCHITECTURE_FILE = "architecture.json"
 # The architecture every published model names. Their package ships it (under two
 # names with the same content) rather than the model archives, so it is kept here.
 PUBLISHED_ARCHITECTURE: Dict[str, Any] = {
@@ -207,7 +209,7 @@ def architecture_options(architecture: Any, source: str) -> Tuple[ElmoOptions, i
 
 
 def model_files(
-    model: ManyLangsBiLM, architecture_name: str = "architecture.json"
+    model: ManyLangsBiLM, architecture_name: str = ARCHITECTURE_FILE
 ) -> Dict[str, bytes]:
     """The files of a model directory, as bytes.
 
@@ -422,11 +424,34 @@ def _load_state_dict(data: bytes, source: str) -> Dict[str, Any]:
     return dict(state)
 
 
+def architecture_file(path: Path) -> Optional[Path]:
+    """The architecture JSON file that a model directory's config.json names, when it
+    is in the directory (published models may name one their package ships instead).
+
+    path (Path): The model directory.
+    RETURNS (Optional[Path]): The file, or None.
+    """
+    try:
+        config_path = json.loads((path / CONFIG_FILE).read_text(encoding="utf8"))["config_path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(config_path, str) or not config_path:
+        return None
+    return _architecture_in(path, config_path)
+
+
+def _architecture_in(path: Path, config_path: str) -> Optional[Path]:
+    for candidate in (path / config_path, path / Path(config_path).name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _find_architecture(path: Path, config_path: str) -> Dict[str, Any]:
     name = Path(config_path).name
-    for candidate in (path / config_path, path / name):
-        if candidate.is_file():
-            return _read_json(candidate)
+    found = _architecture_in(path, config_path)
+    if found is not None:
+        return _read_json(found)
     if name in KNOWN_ARCHITECTURES:
         return json.loads(json.dumps(KNOWN_ARCHITECTURES[name]))
     raise ElmoFormatError(

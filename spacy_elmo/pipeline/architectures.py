@@ -8,8 +8,10 @@ from thinc.api import Model, NumpyOps, chain, concatenate, get_current_ops
 from thinc.shims.pytorch_grad_scaler import PyTorchGradScaler
 from thinc.types import Floats2d, Floats3d
 
-from .layers import ElmoBiLMModel
-from .listener import ElmoEmbedded, ElmoFeatures, ElmoListener
+from .bilm_layer import ElmoBiLMModel
+from .embedded import ElmoEmbedded
+from .features import ElmoFeatures
+from .listener import ElmoListener
 
 
 @registry.architectures("spacy-elmo.ElmoBiLM.v1")
@@ -172,9 +174,9 @@ def ElmoTok2Vec_v1(
 
     bilm (Model[List[Doc], List[Floats3d]]): The biLM layer.
     width (int): Width of the biLM layers (checked at initialize).
-    weights (Optional[Union[str, List[str]]]): Any weights reference, loaded at
-        initialize (not needed when the biLM already has weights); None: the biLM
-        shipped in the package.
+    weights (Optional[Union[str, List[str]]]): Any weights reference, read when the
+        biLM is initialized without weights; None: the biLM shipped in the package.
+        A saved pipeline carries the weights and never reads this again.
     grad_factor (float): 0 keeps the biLM frozen; otherwise it is fine-tuned with the
         gradient multiplied by this.
     RETURNS (Model[List[Doc], List[Floats2d]]): Per Doc (n_tokens, projection or width).

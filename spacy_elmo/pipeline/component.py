@@ -15,15 +15,15 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats3d
 from thinc.util import to_numpy, torch2xp, xp2torch
 
-from ..bilm.manylangs import ManyLangsBiLM
 from ..bilm.model import ElmoBiLM
 from ..errors import ElmoFormatError
-from ..io import manylangs_files
-from ..io.references import DEFAULT_WEIGHTS, WeightsRef, load_bilm
-from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE, load_weights_files, save_weights_files
+from ..io.formats import files_in_folder, read_bilm, write_bilm
+from ..io.references import WeightsRef
+from .bilm_layer import ensure_weights, predict_reduced, read_weights, set_weights_ref
+from .bilm_shim import get_bilm, has_bilm, set_bilm
+from .config_errors import ElmoConfigError
 from .doc_data import ElmoDocData
 from .extensions import LAYERS_EXTENSION, install_extensions, set_vector_hooks
-from .layers import get_bilm, has_bilm, predict_reduced, set_bilm
 from .listener import ElmoListener, replace_listener, replace_listener_cfg
 
 DEFAULT_CONFIG = """
@@ -70,11 +70,12 @@ def make_elmo(
     """Create the `elmo` component.
 
     model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v2).
-    weights (Optional[Union[str, List[str]]]): Load these weights now (any weights
-        reference: a directory, an [options, weights] pair, a saved pipeline, a
-        shipped or published model's name). Leave empty for the weights given at
-        initialize, else the biLM shipped in the package ("en-open-3m"), loaded
-        on first use.
+    weights (Optional[Union[str, List[str]]]): The weights to read when the
+        component is initialized or first used (any weights reference: a directory,
+        an [options, weights] pair, a saved pipeline, a shipped or published model's
+        name); null: the biLM shipped in the package ("en-open-3m"). Weights given
+        to initialize take precedence. A saved component carries its weights and
+        never reads this again.
     layers (Union[str, int]): What `doc._.elmo` keeps: "average" of the layers, "top",
         "mix" (softmax(mix_weights)-weighted sum), a layer index, or "all".
     mix_weights (Optional[List[float]]): Weights (before softmax) for "mix", one per layer.
@@ -145,8 +146,13 @@ class ElmoComponent(TrainablePipe):
         self.model.attrs["replace_listener"] = replace_listener
         self.model.attrs["replace_listener_cfg"] = replace_listener_cfg
         install_extensions()
-        if weights:
-            self.load_weights(weights)
+        set_weights_ref(self.model, weights)
+
+    @property
+    def bilm(self) -> ElmoBiLM:
+        """The biLM (a torch module); its weights are read on first use."""
+        self._ensure_bilm()
+        return get_bilm(self.model)
 
     @property
     def listeners(self) -> List[ElmoListener]:
@@ -164,6 +170,7 @@ class ElmoComponent(TrainablePipe):
         if listener not in self.listener_map[component_name]:
             self.listener_map[component_name].append(listener)
         listener.upstream_component = self.name
+        listener.prepare_upstream = self._ensure_bilm
         if has_bilm(self.model):
             self._fit_listener(listener, component_name)
 
@@ -191,7 +198,7 @@ class ElmoComponent(TrainablePipe):
         bilm = get_bilm(self.model)
         width = listener.get_dim("nO")
         if width != bilm.output_dim:
-            raise ValueError(
+            raise ElmoConfigError(
                 f"Component '{component_name}' listens to '{self.name}' with width = "
                 f"{width}, but the biLM of '{self.name}' gives {bilm.output_dim}-wide "
                 f"layers: set width = {bilm.output_dim} in the ELMo listener's config "
@@ -213,12 +220,13 @@ class ElmoComponent(TrainablePipe):
                 self._fit_listener(listener, component_name)
 
     def load_weights(self, weights: WeightsRef) -> None:
-        """Load the biLM's weights from any weights reference.
+        """Read the biLM's weights now from any weights reference, replacing any
+        the component holds.
 
         weights: A directory with options.json + weights.hdf5, an [options, weights]
             pair, a saved pipeline, a shipped or published model's name, or an ElmoBiLM.
         """
-        set_bilm(self.model, load_bilm(weights))
+        read_weights(self.model, weights)
         self._check_layers()
         self._fit_listeners()
 
@@ -229,22 +237,25 @@ class ElmoComponent(TrainablePipe):
         nlp: Optional[Language] = None,
         weights: WeightsSetting = None,
     ) -> None:
-        """Load the weights given here (from [initialize.components.NAME]); without
-        any, keep the weights the component has, else load the shipped biLM.
+        """Read the weights given here (from [initialize.components.NAME]); without
+        any, keep the weights the component has, else read its `weights` setting
+        (by default the shipped biLM).
 
         get_examples (Callable[[], Iterable[Example]]): Unused: the biLM is pretrained.
         nlp (Optional[Language]): The pipeline.
         weights (Optional[Union[str, List[str]]]): Any weights reference.
         """
-        if weights:
+        if weights is not None:
             self.load_weights(weights)
         self._ensure_bilm()
         self._fit_listeners()
 
     def _ensure_bilm(self) -> None:
-        """Load the shipped biLM if no weights were given."""
+        """Read the component's weights if it has none yet."""
         if not has_bilm(self.model):
-            self.load_weights(DEFAULT_WEIGHTS)
+            ensure_weights(self.model)
+            self._check_layers()
+            self._fit_listeners()
 
     def predict(self, docs: Iterable[Doc]) -> List[Floats3d]:
         """The biLM's layers of every token, per Doc (n, n_tokens, dim): every layer
@@ -377,25 +388,15 @@ class ElmoComponent(TrainablePipe):
             )
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()) -> None:
-        """Write the component: `cfg`, and the biLM as options.json + weights.hdf5
-        (the original format: AllenNLP-style tools read it, nothing is pickled), or an
-        ELMoForManyLangs biLM as its own model directory (state dicts of tensors only)."""
+        """Write the component: `cfg`, and the biLM in its own files: bilm-tf's
+        options.json + weights.hdf5 (AllenNLP-style tools read them, nothing is
+        pickled), or an ELMoForManyLangs model directory. A component not used yet
+        reads its weights first, so that the saved pipeline always carries them."""
         path = Path(path)
+        self._ensure_bilm()
         path.mkdir(parents=True, exist_ok=True)
-        cfg = self._shape_cfg() if has_bilm(self.model) else {}
-        srsly.write_json(path / "cfg", cfg)
-        if not has_bilm(self.model):
-            return
-        bilm = get_bilm(self.model)
-        stale: Tuple[Path, ...]
-        if isinstance(bilm, ManyLangsBiLM):
-            manylangs_files.write_model_dir(bilm, path, overwrite=True)
-            stale = (path / OPTIONS_FILE, path / WEIGHTS_FILE)
-        else:
-            save_weights_files(bilm, path, overwrite=True)
-            stale = tuple(path / name for name in manylangs_files.MODEL_FILES)
-        for old in stale:  # what an earlier save of another kind of biLM left here
-            old.unlink(missing_ok=True)
+        srsly.write_json(path / "cfg", self._shape_cfg())
+        write_bilm(get_bilm(self.model), path, overwrite=True)
 
     def from_disk(
         self, path: Union[str, Path], *, exclude: Iterable[str] = tuple()
@@ -403,21 +404,18 @@ class ElmoComponent(TrainablePipe):
         """Load what to_disk wrote."""
         path = Path(path)
         cfg = srsly.read_json(path / "cfg") if (path / "cfg").exists() else {}
-        bilm: Optional[ElmoBiLM] = None
-        if manylangs_files.is_model_dir(path):
-            bilm = manylangs_files.read_model_dir(path)
-        elif (path / WEIGHTS_FILE).exists():
-            bilm = load_weights_files(path / OPTIONS_FILE, path / WEIGHTS_FILE)
-        if bilm is not None:
-            set_bilm(self.model, bilm)
+        files = files_in_folder(path)
+        if files is not None:
+            set_bilm(self.model, read_bilm(files))
             self._check_layers()
         self._check_shape_cfg(cfg, str(path))
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
-        """Serialize the component (the weights as hdf5 bytes inside msgpack)."""
-        cfg = self._shape_cfg() if has_bilm(self.model) else {}
-        return srsly.msgpack_dumps({"cfg": cfg, "model": self.model.to_bytes()})
+        """Serialize the component (the biLM's own files as bytes inside msgpack);
+        a component not used yet reads its weights first."""
+        self._ensure_bilm()
+        return srsly.msgpack_dumps({"cfg": self._shape_cfg(), "model": self.model.to_bytes()})
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "ElmoComponent":
         """Load what to_bytes wrote."""

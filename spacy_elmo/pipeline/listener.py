@@ -1,17 +1,17 @@
-"""thinc layers that give a task component ELMo: the listener (layers from the upstream
-`elmo` component), the embedded biLM (its own copy), and the mix head both share."""
+"""The ELMo listener: a task component's link to the upstream `elmo` component,
+which hands it every biLM layer of a batch (spaCy's listener protocol), and what
+`nlp.replace_listeners` puts in its place."""
 
 from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from spacy.errors import Errors
 from spacy.tokens import Doc
-from thinc.api import Linear, Model, with_array
-from thinc.types import Floats2d, Floats3d
+from thinc.api import Model
+from thinc.types import Floats3d
 
-from ..io.references import DEFAULT_WEIGHTS, load_bilm
+from .config_errors import ElmoConfigError
+from .embedded import ElmoEmbedded, no_backprop
 from .extensions import LAYERS_EXTENSION
-from .layers import get_bilm, has_bilm, set_bilm
-from .mix import ElmoScalarMix
 
 LISTENER_ARCH = "spacy-elmo.ElmoListener.v1"
 EMBEDDED_ARCH = "spacy-elmo.ElmoTok2Vec.v1"
@@ -62,6 +62,16 @@ class ElmoListener(Model):
         self._batch_id: Optional[int] = None
         self._outputs: Optional[List[Floats3d]] = None
         self._backprop: Optional[Callable[[List[Floats3d]], Any]] = None
+        # Set by the upstream component: reads its weights if it has none yet, so that
+        # the listener knows the biLM's layers when its own component is initialized
+        # (spaCy skips initializing a frozen upstream component). Not copied.
+        self.prepare_upstream: Optional[Callable[[], None]] = None
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """Copies and pickles leave the upstream component's callback behind."""
+        state = self.__dict__.copy()
+        state["prepare_upstream"] = None
+        return state
 
     @classmethod
     def get_batch_id(cls, inputs: List[Doc]) -> int:
@@ -90,7 +100,9 @@ class ElmoListener(Model):
 
 def _listener_init(model: ElmoListener, X: Any = None, Y: Any = None) -> None:
     if model.upstream_component is None:
-        raise ValueError(NO_UPSTREAM.format(upstream=model.upstream_name))
+        raise ElmoConfigError(NO_UPSTREAM.format(upstream=model.upstream_name))
+    if isinstance(model, ElmoListener) and model.prepare_upstream is not None:
+        model.prepare_upstream()
     # The chains around the task model predict on the (unannotated) sample during
     # initialization, to infer shapes: give zeros until training starts.
     if isinstance(model, ElmoListener):
@@ -123,143 +135,7 @@ def _listener_forward(
                 raise ValueError(NO_LAYERS.format(upstream=upstream))
             layers = model.ops.alloc3f(model.get_dim("nL"), len(doc), model.get_dim("nO"))
         outputs.append(model.ops.asarray3f(layers))
-    return outputs, _no_backprop
-
-
-def _no_backprop(d_layers: List[Floats3d]) -> List[Doc]:
-    return []
-
-
-def ElmoEmbedded(
-    bilm: Model[List[Doc], List[Floats3d]],
-    *,
-    weights: Any = None,
-    grad_factor: float = 0.0,
-) -> Model[List[Doc], List[Floats3d]]:
-    """The biLM inside a task component: every layer per Doc, loaded at initialize.
-
-    bilm (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v*).
-    weights: A weights reference, loaded at initialize if the biLM has none;
-        None: the shipped biLM.
-    grad_factor (float): 0: frozen (no gradient reaches the biLM, which then runs
-        without autograd and may use its segment cache); otherwise the gradient is
-        multiplied by this and the biLM is fine-tuned with the task.
-    """
-    model: Model[List[Doc], List[Floats3d]] = Model(
-        "elmo-embedded",
-        _embedded_forward,
-        init=_embedded_init,
-        layers=[bilm],
-        dims={"nO": None, "nL": None},
-        attrs={"grad_factor": grad_factor, "weights": weights},
-    )
-    if has_bilm(bilm):
-        _set_bilm_dims(model)
-    return model
-
-
-def _set_bilm_dims(model: Model) -> None:
-    bilm = get_bilm(model.layers[0])
-    model.set_dim("nO", bilm.output_dim)
-    model.set_dim("nL", bilm.n_output_layers)
-
-
-def _embedded_init(model: Model, X: Any = None, Y: Any = None) -> None:
-    bilm = model.layers[0]
-    weights = model.attrs["weights"]
-    if not has_bilm(bilm):
-        set_bilm(bilm, load_bilm(weights or DEFAULT_WEIGHTS))
-    _set_bilm_dims(model)
-
-
-def _embedded_forward(
-    model: Model[List[Doc], List[Floats3d]], docs: List[Doc], is_train: bool
-) -> Tuple[List[Floats3d], Callable[[List[Floats3d]], List[Doc]]]:
-    bilm = model.layers[0]
-    factor = model.attrs["grad_factor"]
-    if not (is_train and factor):
-        return bilm.predict(docs), _no_backprop
-    layers, bp_layers = bilm(docs, is_train)
-
-    def backprop(d_layers: List[Floats3d]) -> List[Doc]:
-        return bp_layers([d * factor for d in d_layers])
-
-    return layers, backprop
-
-
-def ElmoFeatures(
-    source: Model[List[Doc], List[Floats3d]],
-    *,
-    width: int,
-    layer_norm: bool,
-    l2_coef: float,
-    mix_dropout: float,
-    mix_weights: Optional[List[float]],
-    trainable_mix: bool,
-    projection: Optional[int],
-) -> Model[List[Doc], List[Floats2d]]:
-    """The per-task mix (and optional projection) over a source of biLM layers
-    (an ElmoListener or ElmoEmbedded): one vector per token.
-
-    `replace_listeners` swaps the listener for an ElmoEmbedded copy of the upstream
-    biLM; the mix and projection stay, so the two layouts are the same model.
-    """
-    mix = ElmoScalarMix(
-        layer_norm=layer_norm,
-        l2_coef=l2_coef,
-        dropout=mix_dropout,
-        initial_weights=mix_weights,
-        trainable=trainable_mix,
-    )
-    layers: List[Model] = [source, mix]
-    if projection:
-        layers.append(with_array(Linear(nO=projection, nI=width)))
-    return Model(
-        "elmo-features",
-        _features_forward,
-        init=_features_init,
-        layers=layers,
-        dims={"nO": projection or width},
-        attrs={"width": width},
-    )
-
-
-def _features_init(model: Model, X: Any = None, Y: Any = None) -> None:
-    source, mix, *projection = model.layers
-    source.initialize()
-    width = model.attrs["width"]
-    if source.get_dim("nO") != width:
-        raise ValueError(
-            f"The ELMo features are configured with width = {width}, but the biLM gives "
-            f"{source.get_dim('nO')}-wide layers: set width = {source.get_dim('nO')} "
-            f"(with the shipped configs, --variables.elmo_width {source.get_dim('nO')} on "
-            "the spacy train command line)"
-        )
-    if source.has_dim("nL"):
-        mix.set_dim("nL", source.get_dim("nL"))
-    mix.set_dim("nI", width)
-    mix.set_dim("nO", width)
-    mix.initialize()
-    for layer in projection:
-        layer.initialize()
-
-
-def _features_forward(
-    model: Model[List[Doc], List[Floats2d]], docs: List[Doc], is_train: bool
-) -> Tuple[List[Floats2d], Callable[[List[Floats2d]], List[Doc]]]:
-    source, mix, *projection = model.layers
-    layers, bp_source = source(docs, is_train)
-    Y, bp_mix = mix(layers, is_train)
-    bp_projection = None
-    if projection:
-        Y, bp_projection = projection[0](Y, is_train)
-
-    def backprop(dY: List[Floats2d]) -> List[Doc]:
-        if bp_projection is not None:
-            dY = bp_projection(dY)
-        return bp_source(bp_mix(dY))
-
-    return Y, backprop
+    return outputs, no_backprop
 
 
 def replace_listener(

@@ -38,7 +38,7 @@ def build_model(config: Config, vocab: Vocabulary, log: Log) -> BiLanguageModel:
         bilm = ElmoBiLM(options, token_cache_size=0)
     softmax = _softmax(config, len(vocab), bilm.options.projection_dim)
     if init is not None:
-        _init_softmax(softmax, resolve_weights(init)[1].parent, vocab, log)
+        _init_softmax(softmax, resolve_weights(init).folder, vocab, log)
     return BiLanguageModel(bilm, softmax, config["training"]["dropout"])
 
 

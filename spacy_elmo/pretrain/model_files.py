@@ -11,8 +11,9 @@ import torch
 
 from ..bilm.softmax import LMSoftmax, make_softmax
 from ..io.atomic import atomic_path
+from ..io.formats import write_bilm
 from ..io.references import load_bilm
-from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE, save_weights_files
+from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE
 from .objective import BiLanguageModel
 from .vocab import Vocabulary
 
@@ -24,7 +25,7 @@ def export_model(path: Path, model: BiLanguageModel, vocab: Vocabulary) -> None:
     """Write the biLM's weight files, the vocabulary and the softmax into `path`
     (each file atomically, replacing an earlier export)."""
     path.mkdir(parents=True, exist_ok=True)
-    save_weights_files(model.bilm, path, overwrite=True)
+    write_bilm(model.bilm, path, overwrite=True)
     vocab.to_disk(path / VOCAB_FILE)
     save_softmax(path / SOFTMAX_FILE, model.softmax)
 
