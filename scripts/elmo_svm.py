@@ -10,7 +10,7 @@ it sentence by sentence, as in the trained pipelines. A text's vector is the mea
 its tokens of one of: the average of the layers, the top layer, or all layers
 concatenated. Features are standardised on the training set. The feature kind and the
 SVM's C are chosen on the dev set (accuracy); the chosen model is scored once on the
-test set (accuracy and macro F1, as scripts/evaluate.py computes them). One SVM per
+test set (accuracy and macro F1, as scripts/scoring.py computes them). One SVM per
 seed (liblinear's coordinate descent visits the examples in a seeded random order).
 
 With --folds K it cross-validates instead, on the folds scripts/folds.py makes for the
@@ -28,8 +28,9 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from scripts.evaluate import summarize, textcat_scores, write_result
+from scripts.device import use_device
 from scripts.folds import assign_folds, fold_roles
+from scripts.scoring import summarize, textcat_scores, write_result
 
 C_GRID = (0.001, 0.01, 0.1, 1.0)
 FEATURES = ("average", "top", "concat")
@@ -112,14 +113,8 @@ def main(argv=None) -> int:
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to embed on (-1: CPU)")
     parser.add_argument("--name", default="ELMo vectors + linear SVM")
     args = parser.parse_args(argv)
-    if args.threads > 0:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    use_device(args.threads, args.gpu_id)
     import spacy
-
-    if args.gpu_id >= 0:
-        spacy.require_gpu(args.gpu_id)
 
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     nlp = spacy.blank("en")

@@ -21,104 +21,11 @@ range over the seeds.
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
-from typing import Any, Dict, List
 
-
-def textcat_scores(gold: List[Dict[str, float]], pred: List[Dict[str, float]]) -> Dict[str, Any]:
-    """Accuracy and macro F1 of exclusive-class predictions.
-
-    gold (List[Dict[str, float]]): each text's gold cats (one label at 1.0).
-    pred (List[Dict[str, float]]): each text's predicted scores.
-    RETURNS (Dict[str, Any]): accuracy, macro_f, and per-label p/r/f.
-    """
-    labels = sorted({label for cats in gold for label in cats})
-    g = [max(cats, key=cats.__getitem__) for cats in gold]
-    p = [max(labels, key=lambda lab, c=cats: c.get(lab, 0.0)) for cats in pred]
-    per_label: Dict[str, Dict[str, float]] = {}
-    for lab in labels:
-        tp = sum(1 for a, b in zip(g, p) if a == lab and b == lab)
-        fp = sum(1 for a, b in zip(g, p) if a != lab and b == lab)
-        fn = sum(1 for a, b in zip(g, p) if a == lab and b != lab)
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        per_label[lab] = {"p": prec, "r": rec, "f": f}
-    accuracy = sum(1 for a, b in zip(g, p) if a == b) / len(g) if g else 0.0
-    macro_f = statistics.fmean(v["f"] for v in per_label.values()) if per_label else 0.0
-    return {"accuracy": accuracy, "macro_f": macro_f, "per_label": per_label}
-
-
-def ner_scores(examples) -> Dict[str, Any]:
-    from spacy.scorer import Scorer
-
-    scores = Scorer.score_spans(examples, "ents")
-    return {
-        "p": scores["ents_p"] or 0.0,
-        "r": scores["ents_r"] or 0.0,
-        "f": scores["ents_f"] or 0.0,
-        "per_type": scores["ents_per_type"] or {},
-    }
-
-
-def summarize(values: List[float]) -> Dict[str, float]:
-    return {
-        "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-    }
-
-
-def write_result(path: Path, result: Dict[str, Any]) -> None:
-    """Write a task's scores as the JSON file the report step reads."""
-    from spacy_elmo.io.atomic import atomic_path
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(f"wrote {path}")
-
-
-def words_only(vocab, docs) -> list:
-    """Fresh Docs with only the words and spaces of `docs`, so nothing of the gold
-    annotation (entities, cats, sentence starts) can reach the pipeline."""
-    from spacy.tokens import Doc
-
-    return [
-        Doc(vocab, words=[t.text for t in d], spaces=[bool(t.whitespace_) for t in d]) for d in docs
-    ]
-
-
-def evaluate_model(task: str, model_dir: Path, test_path: Path) -> Dict[str, Any]:
-    import spacy
-    from spacy.tokens import DocBin
-    from spacy.training import Example
-
-    nlp = spacy.load(model_dir)
-    gold_docs = list(DocBin().from_disk(test_path).get_docs(nlp.vocab))
-    inputs = words_only(nlp.vocab, gold_docs)
-    n_words = sum(len(d) for d in inputs)
-    start = time.perf_counter()
-    predicted = list(nlp.pipe(inputs, batch_size=256))
-    seconds = time.perf_counter() - start
-    result: Dict[str, Any] = {
-        "model": str(model_dir),
-        "n_docs": len(gold_docs),
-        "n_words": n_words,
-        "predict_seconds": round(seconds, 2),
-        "words_per_second": round(n_words / seconds) if seconds else None,
-    }
-    if task == "ner":
-        examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
-        result.update(ner_scores(examples))
-    else:
-        result.update(textcat_scores([d.cats for d in gold_docs], [d.cats for d in predicted]))
-    return result
+from scripts.device import use_device
+from scripts.scoring import evaluate_model, summarize, write_result
 
 
 def main(argv=None) -> int:
@@ -132,15 +39,7 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="PyTorch CPU threads")
     parser.add_argument("--gpu-id", type=int, default=-1, help="GPU to predict on (-1: CPU)")
     args = parser.parse_args(argv)
-    if args.threads > 0:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    if args.gpu_id >= 0:
-        import spacy
-
-        spacy.require_gpu(args.gpu_id)
-
+    use_device(args.threads, args.gpu_id)
     if args.seeds is not None:
         seed_dirs = [args.training_dir / f"seed{int(s)}" for s in args.seeds.split(",") if s]
     else:

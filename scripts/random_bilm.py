@@ -14,7 +14,7 @@ pretraining.
 import argparse
 from pathlib import Path
 
-from scripts._common import DataError, log, run_script
+from scripts.console import DataError, log, run_script
 
 
 def main(argv=None) -> int:
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     from spacy_elmo.io.weights import read_options, save_weights_files
 
     try:
-        options_path = resolve_weights(args.source)[0]
+        options_path = resolve_weights(args.source).options
     except ElmoFormatError as e:
         raise DataError(str(e)) from None
     if not options_path.exists():

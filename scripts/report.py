@@ -268,7 +268,7 @@ def bilm_dir(ref: str) -> Optional[Path]:
     from spacy_elmo.io.references import resolve_weights
 
     try:
-        return resolve_weights(ref)[1].parent
+        return resolve_weights(ref).folder
     except ElmoFormatError:
         return None
 

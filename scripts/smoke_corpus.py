@@ -20,9 +20,11 @@ Outputs (in --out-dir):
 import argparse
 from pathlib import Path
 
-from scripts._common import DataError, atomic_write_lines, log, run_script
 from scripts.conll2003 import parse_conll, to_docbin
-from scripts.polarity import dedupe, parse_polarity_csv, stratified_split, write_docbin
+from scripts.console import DataError, log, run_script
+from scripts.corpus import dedupe
+from scripts.files import atomic_write_lines
+from scripts.polarity import parse_polarity_csv, stratified_split, write_docbin
 
 
 def main(argv=None) -> int:

@@ -21,13 +21,13 @@ machine); this file holds the figures measured alone.
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from scripts.evaluate import words_only, write_result
+from scripts.device import use_device
+from scripts.scoring import words_only, write_result
 
 
 def training_speed(record: Dict[str, Any], steps: int, warmup: int) -> Dict[str, Any]:
@@ -132,10 +132,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="nlp.pipe passes (best is kept)")
     args = parser.parse_args(argv)
     runs = [(t, n, Path(d), Path(f), check_run(t, n, Path(d), Path(f))) for t, n, d, f in args.run]
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    import torch
-
-    torch.set_num_threads(args.threads)
+    use_device(args.threads)
     results = []
     for task, name, run_dir, test, record in runs:
         print(f"[speed] {task} {name}: {run_dir} ({record['config']})", flush=True)

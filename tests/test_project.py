@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import elmo_svm, evaluate, train
+from scripts import elmo_svm, scoring, training
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "scripts"
@@ -154,13 +154,13 @@ def test_textcat_scores_by_hand():
         {"POS": 0.1, "NEG": 0.9},
         {"POS": 0.6, "NEG": 0.4},  # a negative text called positive
     ]
-    scores = evaluate.textcat_scores(gold, pred)
+    scores = scoring.textcat_scores(gold, pred)
     assert scores["accuracy"] == pytest.approx(3 / 5)
     # POS: tp 2, fp 1, fn 1 -> F 2/3; NEG: tp 1, fp 1, fn 1 -> F 1/2
     assert scores["per_label"]["POS"]["f"] == pytest.approx(2 / 3)
     assert scores["per_label"]["NEG"]["f"] == pytest.approx(1 / 2)
     assert scores["macro_f"] == pytest.approx((2 / 3 + 1 / 2) / 2)
-    spread = evaluate.summarize([0.8, 0.9, 1.0])
+    spread = scoring.summarize([0.8, 0.9, 1.0])
     assert spread["mean"] == pytest.approx(0.9) and spread["std"] == pytest.approx(0.1)
     assert (spread["min"], spread["max"], spread["n"]) == (0.8, 1.0, 3)
 
@@ -176,7 +176,7 @@ def test_svm_features_are_token_means():
 
 
 def test_train_fingerprint_follows_the_weights(tmp_path):
-    """train.py retrains a seed when the biLM under the same path changes."""
+    """A seed is retrained when the biLM under the same path changes."""
     config = tmp_path / "x.cfg"
     config.write_text("[nlp]\n")
     bilm = tmp_path / "bilm"
@@ -185,11 +185,11 @@ def test_train_fingerprint_follows_the_weights(tmp_path):
     (bilm / "weights.hdf5").write_bytes(b"1" * 10)
     (bilm / "checkpoint.hdf5").write_bytes(b"c")
     overrides = {"paths.elmo_weights": str(bilm), "training.max_steps": 10}
-    before = train.fingerprint(config, overrides)
+    before = training.fingerprint(config, overrides)
     assert set(before) == {str(config), str(bilm / "options.json"), str(bilm / "weights.hdf5")}
-    assert train.fingerprint(config, overrides) == before
+    assert training.fingerprint(config, overrides) == before
     (bilm / "weights.hdf5").write_bytes(b"2" * 11)
-    assert train.fingerprint(config, overrides) != before
+    assert training.fingerprint(config, overrides) != before
 
 
 @pytest.mark.slow

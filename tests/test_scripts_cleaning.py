@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import _common as common
-from scripts import chinese, polarity
+from scripts import chinese, corpus, fetch, polarity
 from scripts import conll2003 as conll
 from scripts.pretrain_text import clean
 from scripts.pretrain_text.sources import brown, gutenberg, news, pydoc, shakespeare, wiki
@@ -227,11 +226,11 @@ def test_polarity_parse_and_split():
     assert [len(parts[s]) for s in polarity.SPLITS] == [80, 10, 10]
     assert sum(lab == "POS" for _, lab in parts["dev"]) == 5
     assert polarity.stratified_split(ex, seed=3) == parts
-    kept, repeats, conflicts = polarity.dedupe(
+    kept, repeats, conflicts = corpus.dedupe(
         [("x", "POS"), ("x", "POS"), ("y", "POS"), ("y", "NEG")]
     )
     assert kept == [("x", "POS")] and repeats == 1 and conflicts == 1
-    assert polarity.cats_for("NEG") == {"POS": 0.0, "NEG": 1.0}
+    assert corpus.cats_for("NEG") == {"POS": 0.0, "NEG": 1.0}
 
 
 def test_fix_text_mojibake_and_controls():
@@ -272,13 +271,13 @@ def test_pip_download_into_a_relative_dir(tmp_path, monkeypatch):
         (target / "demo-1.0-py3-none-any.whl").write_bytes(b"")
         return ""
 
-    monkeypatch.setattr(common, "_run", fake_run)
+    monkeypatch.setattr(fetch, "_run", fake_run)
     monkeypatch.chdir(tmp_path)
-    found = common.pip_download("demo", "1.0", Path("assets/dl"))
+    found = fetch.pip_download("demo", "1.0", Path("assets/dl"))
     assert found == (tmp_path / "assets" / "dl" / "demo-1.0-py3-none-any.whl").resolve()
     assert not (tmp_path / "assets" / "dl" / "assets").exists()
     # A second call finds the archive without running pip again.
-    assert common.pip_download("demo", "1.0", Path("assets/dl")) == found
+    assert fetch.pip_download("demo", "1.0", Path("assets/dl")) == found
     assert len(calls) == 1
 
 

@@ -35,7 +35,7 @@ def test_random_bilm_keeps_options_and_drops_weights(tmp_path):
 
 
 def test_random_bilm_without_options_names_the_file(tmp_path):
-    from scripts._common import DataError
+    from scripts.console import DataError
 
     with pytest.raises(DataError, match="options.json"):
         random_bilm.main([str(tmp_path), str(tmp_path / "out")])
@@ -99,7 +99,7 @@ def test_adapt_text_keeps_case_and_reads_spacy_docs(tmp_path):
 
 
 def test_adapt_text_names_a_bad_line(tmp_path):
-    from scripts._common import DataError
+    from scripts.console import DataError
 
     data = tmp_path / "polarity"
     data.mkdir()

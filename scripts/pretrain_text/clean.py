@@ -6,7 +6,7 @@ Gutenberg boilerplate recognised.
 import re
 from typing import Iterable, List
 
-from scripts._common import squash
+from scripts.corpus import squash
 
 Doc = List[str]  # a document: its paragraphs, in order
 

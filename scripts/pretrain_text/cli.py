@@ -9,7 +9,8 @@ import zipfile
 from pathlib import Path
 from typing import List, Optional
 
-from scripts._common import DataError, atomic_write_lines, log, warn
+from scripts.console import DataError, log, warn
+from scripts.files import atomic_write_lines
 from scripts.pretrain_text.sources import SOURCES
 from scripts.pretrain_text.split import (
     read_source,

@@ -10,10 +10,10 @@ import zlib
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
-from scripts._common import DataError, atomic_write_lines
+from scripts.console import DataError
+from scripts.files import atomic_write_lines, write_json
 from scripts.pretrain_text.clean import Doc
 from scripts.pretrain_text.sources import TRAIN_ONLY
-from spacy_elmo.io.atomic import atomic_path
 
 
 def read_source(src_dir: Path, name: str) -> List[Doc]:
@@ -179,6 +179,5 @@ def split_stats(
 
 def write_stats(out: Path, stats: Dict[str, Any]) -> None:
     """Write stats.json, then READY: the split is complete."""
-    with atomic_path(out / "stats.json") as tmp:
-        tmp.write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    write_json(out / "stats.json", stats)
     (out / "READY").touch()

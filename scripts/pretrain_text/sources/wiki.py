@@ -9,7 +9,8 @@ import zipfile
 from pathlib import Path
 from typing import Iterator, Tuple
 
-from scripts._common import DataError, pip_download
+from scripts.console import DataError
+from scripts.fetch import pip_download
 from scripts.pretrain_text.clean import Doc, normalize_doc
 
 _WIKI_DROP_SECTIONS = {
