@@ -104,3 +104,18 @@ def test_any_file_is_checked_in_groups_too(tmp_path):
             del f["group/vectors"]
             if "elsewhere" in f:
                 del f["elsewhere"]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_pretraining_softmax_file_is_refused(tmp_path, kind):
+    """A language model directory's softmax.hdf5 is read with the same check."""
+    from spacy_elmo.bilm.softmax import make_softmax
+    from spacy_elmo.pretrain.model_files import load_softmax, save_softmax
+
+    path = tmp_path / "softmax.hdf5"
+    save_softmax(path, make_softmax("full", 10, 8))
+    with h5py.File(path, "a") as f:
+        name = next(iter(f))
+        make_hostile(f, name, kind, tmp_path)
+    with pytest.raises(ValueError, match=str(path)):
+        load_softmax(path)

@@ -15,8 +15,11 @@ class ElmoConfigError(ElmoFormatError, ConfigValidationError):
     message (str): What is wrong and how to set it right.
     """
 
-    def __init__(self, message: str) -> None:
-        ConfigValidationError.__init__(self, title=message, errors=[], show_config=False)
+    def __init__(self, message: str = "", **config_error: Any) -> None:
+        # spaCy rebuilds the error through ConfigValidationError.from_error, which
+        # passes the base class's keyword arguments.
+        settings = {"title": message, "errors": [], "show_config": False, **config_error}
+        ConfigValidationError.__init__(self, **settings)
         self.message = message
 
     def __str__(self) -> str:

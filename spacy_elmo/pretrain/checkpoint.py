@@ -17,6 +17,7 @@ import torch
 
 from ..bilm.lstm import LstmState
 from ..io.atomic import atomic_path
+from ..io.hdf5_checks import check_hdf5_features
 
 # A run's checkpoint, in its output directory.
 CHECKPOINT_FILE = "checkpoint.hdf5"
@@ -72,6 +73,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     except OSError as e:
         raise ValueError(f"Checkpoint {path} cannot be read as HDF5: {e}") from None
     with f:
+        check_hdf5_features(f, f"Checkpoint {path}")
         try:
             model = {name: torch.from_numpy(d[()]) for name, d in f["model"].items()}
             opt = f["optimizer"]

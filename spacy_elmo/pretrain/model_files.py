@@ -12,6 +12,7 @@ import torch
 from ..bilm.softmax import LMSoftmax, make_softmax
 from ..io.atomic import atomic_path
 from ..io.formats import write_bilm
+from ..io.hdf5_checks import check_hdf5_features
 from ..io.references import load_bilm
 from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE
 from .objective import BiLanguageModel
@@ -43,6 +44,7 @@ def load_softmax(path: Path) -> LMSoftmax:
     """Rebuild an output layer saved by `save_softmax`."""
     try:
         with h5py.File(path, "r") as f:
+            check_hdf5_features(f, str(path))
             kind = str(f.attrs["kind"])
             settings = json.loads(f.attrs["settings"])
             state = _datasets(f)
