@@ -58,6 +58,13 @@ def test_default_is_the_shipped_files():
         assert (SHIPPED / name).is_file(), name
 
 
+def test_model_card_states_the_checksum_info_prints():
+    from spacy_elmo.io.formats import checksum
+
+    card = (REPO / "docs" / "model-card.md").read_text(encoding="utf8")
+    assert f"`{checksum(resolve_weights('en-open-3m'))}`" in card
+
+
 def test_loads_bit_exactly_in_float32(tmp_path):
     """Every dataset of the shipped file is float32 (or the char ids' int) and comes
     back unchanged after loading and writing the biLM again."""
