@@ -1,4 +1,5 @@
 import errno
+import os
 import re
 import shutil
 import subprocess
@@ -131,3 +132,109 @@ def test_failed_write_is_one_line(tmp_path, tiny_bilm, monkeypatch, command):
     line = one_line_error(CliRunner().invoke(app, args))
     assert line.startswith("Error: No space left on device: "), line
     assert not [p for p in tmp_path.rglob(".*.tmp")]
+
+
+def is_fifo(path):
+    """Whether a path is a FIFO, or a symlink to one."""
+    import stat
+
+    return stat.S_ISFIFO(os.stat(path).st_mode)
+
+
+@pytest.mark.parametrize(
+    "command,where",
+    [("embed", ""), ("info", ""), ("pretrain-config", ""), ("merge", "")]
+    + [("convert", "weights.hdf5"), ("convert-pipeline", "")],
+)
+@pytest.mark.parametrize("link", [False, True])
+def test_force_never_replaces_a_named_pipe(tmp_path, tiny_bilm, command, where, link):
+    """A FIFO (or a symlink to one) where an output goes is refused with one line, even
+    with --force, and left as it was; no temporary stays behind. (A FIFO stands for
+    every non-regular file: devices are refused by the same check.)"""
+    from spacy_elmo import save_weights_files
+
+    save_weights_files(tiny_bilm, tmp_path / "bilm")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    out = tmp_path / "out"
+    target = out / where if where else out
+    if where:
+        out.mkdir()
+    if link:
+        target.symlink_to(fifo)
+    else:
+        os.mkfifo(target)
+    if command == "merge":
+        (tmp_path / "in.txt").write_text("The bank .\nHello\n", encoding="utf8")
+        shards = [tmp_path / "s0.hdf5", tmp_path / "s1.hdf5"]
+        for k, shard in enumerate(shards):
+            embed = ["embed", tmp_path / "in.txt", shard, "-w", tmp_path / "bilm"]
+            assert CliRunner().invoke(app, [*map(str, embed), "--shard", f"{k}/2"]).exit_code == 0
+        args = ["merge", str(out), *map(str, shards)]
+    else:
+        args = cli_commands(tmp_path, str(tmp_path / "bilm"), out)[command]
+    line = one_line_error(CliRunner().invoke(app, [*args, "--force"]))
+    assert "not a regular file" in line or "not a folder" in line, line
+    assert is_fifo(fifo) and is_fifo(target) and os.path.islink(target) == link
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_pretraining_never_replaces_a_named_pipe(tmp_path):
+    """Pretraining's files go through the same atomic writer: when a FIFO has taken
+    the place of a run's weights, resuming the run stops with one line (before the
+    FIFO could be replaced) and the FIFO stays."""
+    out = tmp_path / "run"
+    (tmp_path / "in.txt").write_text("The bank raised its rates .\n" * 20, encoding="utf8")
+    args = ["pretrain", out, "--preset", "tiny", "--train", tmp_path / "in.txt",
+            "--training.batch_size", "2", "--training.unroll_steps", "4",
+            "--training.checkpoint_every", "2", "--vocab.min_count", "1"]  # fmt: skip
+    runner = CliRunner()
+    result = runner.invoke(app, [*map(str, args), "--training.max_steps", "2"])
+    assert result.exit_code == 0, result.output
+    (out / "weights.hdf5").unlink()
+    os.mkfifo(out / "weights.hdf5")
+    line = one_line_error(runner.invoke(app, [*map(str, args), "--training.max_steps", "4"]))
+    assert "weights.hdf5 is a named pipe (FIFO), not a regular file" in line, line
+    assert is_fifo(out / "weights.hdf5")
+
+
+def test_an_output_is_never_an_input(tmp_path, tiny_bilm):
+    """An output that is one of the command's inputs, under any name (another
+    spelling, a symlink, a hard link), is refused with one line, even with --force,
+    and the input is left as it was."""
+    from spacy_elmo import save_weights_files
+
+    bilm = tmp_path / "bilm"
+    save_weights_files(tiny_bilm, bilm)
+    text = tmp_path / "in.txt"
+    text.write_text("The bank .\nHello\n", encoding="utf8")
+    (tmp_path / "vocab.txt").write_text("bank\n", encoding="utf8")
+    (tmp_path / "sub").mkdir()
+    os.symlink(text, tmp_path / "link.txt")
+    os.link(text, tmp_path / "hard.txt")
+    shards = [tmp_path / "s0.hdf5", tmp_path / "s1.hdf5"]
+    for k, shard in enumerate(shards):
+        args = ["embed", text, shard, "-w", bilm, "--shard", f"{k}/2"]
+        assert CliRunner().invoke(app, [str(a) for a in args]).exit_code == 0
+    embed = ["embed", text]
+    cases = [
+        embed + [text],
+        embed + [tmp_path / "sub" / ".." / "in.txt"],
+        embed + [tmp_path / "link.txt"],
+        embed + [tmp_path / "hard.txt"],
+        embed + [tmp_path / "vocab.txt", "--vocab", tmp_path / "vocab.txt"],
+        embed + [bilm / "weights.hdf5"],
+        ["merge", tmp_path / "sub" / ".." / "s0.hdf5", *shards],
+        ["info", bilm, "--json", bilm / "options.json"],
+        ["convert", bilm, bilm],
+        ["convert", bilm, tmp_path, "--to", "pipeline"],
+    ]
+    before = {p: p.read_bytes() for p in [text, *shards, *bilm.iterdir()]}
+    for args in cases:
+        args = [str(a) for a in args] + ["--force"]
+        if args[0] == "embed":
+            args += ["-w", str(bilm)]
+        line = one_line_error(CliRunner().invoke(app, args))
+        assert "the input" in line and "write the output elsewhere" in line, (args, line)
+    assert {p: p.read_bytes() for p in before} == before
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")]

@@ -240,24 +240,194 @@ def test_merge_takes_each_shard_of_one_input_once(setup, layout):
     assert not list(tmp.glob(".*.tmp"))
 
 
-def test_merge_reads_files_written_before_shard_records(setup):
-    """Older shards (integer sentence_to_index values, no records) still merge, and a
-    line in two of them is refused."""
+def one_error_line(result):
+    """The CLI's one error line (CliRunner result)."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from spacy_elmo.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_merge_refuses_shards_made_differently(setup, tiny_bilm):
+    """Shards record what made them: the weights (by checksum, wherever they lie),
+    the tokenizer and the stored layers; a merge of shards that differ in one is
+    refused, naming both files and the field; the merged file keeps the record."""
+    import shutil
+
+    import torch
+
+    tmp, weights = setup
+    shutil.copytree(tmp / "bilm", tmp / "copy")
+    with torch.no_grad():
+        next(tiny_bilm.parameters()).add_(0.5)
+    save_weights_files(tiny_bilm, tmp / "other")
+    embed = ["embed", tmp / "in.txt"]
+    assert cli(*embed, tmp / "s0.hdf5", "-w", weights, "--shard", "0/2").exit_code == 0
+    odd = {
+        "weights_sha256": ["-w", tmp / "other"],
+        "tokenizer": ["-w", weights, "--use-spacy", "blank:en"],
+        "mode": ["-w", weights, "--mode", "top"],
+        "layout": ["-w", weights, "--layout", "concat"],
+    }
+    for field, args in odd.items():
+        shard = tmp / f"{field}.hdf5"
+        assert cli(*embed, shard, *args, "--shard", "1/2").exit_code == 0
+        line = one_error_line(cli("merge", tmp / "merged.hdf5", tmp / "s0.hdf5", shard))
+        assert f"s0.hdf5 and {shard} differ in {field}" in line, line
+        assert not (tmp / "merged.hdf5").exists()
+    # The same weights in another folder have the same checksum.
+    assert cli(*embed, tmp / "s1.hdf5", "-w", tmp / "copy", "--shard", "1/2").exit_code == 0
+    result = cli("merge", tmp / "merged.hdf5", tmp / "s0.hdf5", tmp / "s1.hdf5")
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp / "s0.hdf5", "r") as s0, h5py.File(tmp / "merged.hdf5", "r") as f:
+        record = dict(f.attrs)
+        assert record["shard"] == "0/1" and record["tokenizer"] == "whitespace"
+        for key in ("input_sha256", "weights_sha256", "mode", "spacy_elmo"):
+            assert record[key] == s0.attrs[key], key
+    assert len(record["weights_sha256"]) == 64
+
+
+def test_merge_refuses_shards_without_a_record(setup):
+    """Shards written before files recorded what made them cannot be checked, so
+    they are refused, with what to do about it."""
     tmp, weights = setup
     shards = embed_shards(tmp, weights, "per-line")
-    for shard in shards:
-        with h5py.File(shard, "a") as f:
-            index = {k: int(v) for k, v in json.loads(f["sentence_to_index"][0]).items()}
-            del f["sentence_to_index"]
-            f.create_dataset("sentence_to_index", data=[json.dumps(index)])
-            for key in ("shard", "mode", "input", "input_sha256"):
-                del f.attrs[key]
-    run("merge", tmp / "merged.hdf5", *shards)
-    with h5py.File(tmp / "merged.hdf5", "r") as f:
-        index = json.loads(f["sentence_to_index"][0])
-        assert index["Hello"] == "3" and f[index["Hello"]].shape == (3, 1, 16)
-    result = run("merge", tmp / "again.hdf5", shards[0], shards[0], check=False)
-    assert result.returncode == 1 and "Line 0 is in both" in result.stderr
+    with h5py.File(shards[1], "a") as f:
+        for key in ("weights_sha256", "tokenizer", "spacy_elmo"):
+            del f.attrs[key]
+    line = one_error_line(cli("merge", tmp / "merged.hdf5", *shards))
+    assert f"{shards[1]}: no record of weights_sha256, tokenizer, spacy_elmo" in line
+    assert "embed it again" in line and not (tmp / "merged.hdf5").exists()
+
+
+def feed(fifo, data):
+    """Write data into a FIFO from a thread; returns the thread."""
+    import threading
+
+    def write():
+        try:
+            with open(fifo, "wb") as f:
+                f.write(data)
+        except BrokenPipeError:
+            pass
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+def release(fifo, thread):
+    """Unblock a feeder still waiting for a reader (when the command never read)."""
+    import os
+
+    if thread.is_alive():
+        fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        thread.join(timeout=10)
+        os.close(fd)
+
+
+def test_embed_reads_a_pipe_once(setup):
+    """A named pipe or a process substitution is read once and embedded like the file
+    itself, with the same record of the input; no run hangs (a timeout guards) or
+    leaves a temporary."""
+    import os
+    import shutil
+
+    tmp, weights = setup
+    run("embed", tmp / "in.txt", tmp / "file.hdf5", "-w", weights, "--mode", "top")
+    fifo = tmp / "pipe.txt"
+    os.mkfifo(fifo)
+    thread = feed(fifo, (tmp / "in.txt").read_bytes())
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "spacy_elmo", "embed", str(fifo), str(tmp / "fifo.hdf5")]
+            + ["-w", weights, "--mode", "top"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        release(fifo, thread)
+    assert result.returncode == 0, result.stderr
+    assert f"Wrote {len(LINES)} lines" in result.stdout
+    outputs = ["fifo.hdf5"]
+    if shutil.which("bash"):
+        command = (
+            f"'{sys.executable}' -m spacy_elmo embed <(cat in.txt) substituted.hdf5 "
+            f"-w '{weights}' --mode top"
+        )
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=tmp, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0 and f"Wrote {len(LINES)} lines" in result.stdout, (
+            result.stderr
+        )
+        outputs.append("substituted.hdf5")
+    with h5py.File(tmp / "file.hdf5", "r") as expected:
+        for name in outputs:
+            with h5py.File(tmp / name, "r") as f:
+                assert f.attrs["input_sha256"] == expected.attrs["input_sha256"]
+                assert f.attrs["n_lines"] == len(LINES)
+                for i in range(len(LINES)):
+                    np.testing.assert_array_equal(f[str(i)][()], expected[str(i)][()])
+    assert not list(tmp.glob(".*.tmp"))
+
+
+def test_byte_order_mark_is_not_part_of_the_first_sentence(setup):
+    """A UTF-8 BOM (as some editors write) is not text: the first sentence's key and
+    tokens are as without it, and the vectors too."""
+    import codecs
+
+    from spacy_elmo.io.text import read_lines
+
+    tmp, weights = setup
+    (tmp / "bom.txt").write_bytes(codecs.BOM_UTF8 + b"The bank .\nHello\n")
+    (tmp / "plain.txt").write_text("The bank .\nHello\n", encoding="utf8")
+    assert list(read_lines(tmp / "bom.txt")) == [(0, "The bank ."), (1, "Hello")]
+    for name in ("bom", "plain"):
+        result = cli("embed", tmp / f"{name}.txt", tmp / f"{name}.hdf5", "-w", weights)
+        assert result.exit_code == 0, result.output
+    with h5py.File(tmp / "bom.hdf5", "r") as bom, h5py.File(tmp / "plain.hdf5", "r") as plain:
+        assert json.loads(bom["sentence_to_index"][0]) == {"The bank .": "0", "Hello": "1"}
+        np.testing.assert_array_equal(bom["0"][()], plain["0"][()])
+
+
+def test_first_vectors_come_after_one_batch(tiny_bilm, tmp_path):
+    """The progress bar moves once the first batch is embedded, not after 32."""
+    from spacy_elmo.io.embed_file import embed_to_hdf5, make_reducer
+
+    embedder = ElmoEmbedder(tiny_bilm, device="cpu", batch_size=4)
+    read = []
+    first = []
+
+    def items():
+        for i in range(300):
+            read.append(i)
+            yield i, "a b c", ["a", "b", "c"]
+
+    def on_sentence():
+        if not first:
+            first.append(len(read))
+
+    n = embed_to_hdf5(
+        embedder,
+        items(),
+        tmp_path / "out.hdf5",
+        reducer=make_reducer("top"),
+        layout="concat",
+        on_sentence=on_sentence,
+    )
+    assert n == 300 and first == [4]
+    with h5py.File(tmp_path / "out.hdf5", "r") as f:
+        assert list(f["line_index"][()]) == list(range(300))
 
 
 def test_embed_cleans_up_and_checks_its_output_first(setup):
@@ -295,3 +465,35 @@ def test_unwritable_output_is_one_line(setup, monkeypatch):
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == f"Error: Permission denied: {tmp / 'out.hdf5'}"
     assert not list(tmp.glob(".*.tmp")) and not (tmp / "out.hdf5").exists()
+
+
+def test_convert_to_pipeline_replaces_the_folder_whole(setup, tiny_bilm):
+    """`convert --to pipeline --force` into a folder holding another biLM's files (or
+    another pipeline) leaves exactly the new pipeline there, with no old file mixed
+    in; a folder holding anything else is refused even with --force, untouched."""
+    import torch
+
+    tmp, weights = setup
+    with torch.no_grad():
+        next(tiny_bilm.parameters()).add_(0.5)
+    save_weights_files(tiny_bilm, tmp / "target")  # another biLM's options + weights
+    assert cli("convert", weights, tmp / "fresh", "--to", "pipeline").exit_code == 0
+    line = one_error_line(cli("convert", weights, tmp / "target", "--to", "pipeline"))
+    assert "pass --force" in line
+    result = cli("convert", weights, tmp / "target", "--to", "pipeline", "--force")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp / "target").iterdir()) == sorted(
+        p.name for p in (tmp / "fresh").iterdir()
+    )
+    assert not (tmp / "target" / "weights.hdf5").exists()
+    expected = load_bilm(weights).state_dict()
+    for name, value in load_bilm(tmp / "target").state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    # Over a pipeline again: still one pipeline.
+    assert cli("convert", weights, tmp / "target", "--to", "pipeline", "--force").exit_code == 0
+    (tmp / "mine").mkdir()
+    (tmp / "mine" / "notes.txt").write_text("keep me")
+    line = one_error_line(cli("convert", weights, tmp / "mine", "--to", "pipeline", "--force"))
+    assert "holds notes.txt" in line
+    assert [p.name for p in (tmp / "mine").iterdir()] == ["notes.txt"]
+    assert not list(tmp.glob(".*.tmp"))

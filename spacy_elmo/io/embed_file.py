@@ -1,15 +1,17 @@
 """Embed a text file, one sentence per line, into an hdf5 file (the AllenNLP
 `elmo` command's format, or a scalable concatenated layout), and merge shards.
 
-Every file records what it holds in its attributes: `layout`, `n_lines`, `mode`
-(the stored layers), `shard` ("K/N": lines i with i % N == K; "0/1" for a whole
-file), and `input` and `input_sha256` (the text it was embedded from), so that
-`merge_shards` can require each shard of one input exactly once.
+Every file records what made it in its attributes (`embed_record`): `layout`,
+`n_lines`, `mode` (the stored layers), `shard` ("K/N": lines i with i % N == K;
+"0/1" for a whole file), `input` and `input_sha256` (the text it was embedded
+from), `weights_sha256` (the biLM), `tokenizer` and `spacy_elmo` (the version that
+wrote it), so that `merge_shards` can require each shard of one input, made the
+same way, exactly once.
 """
 
-import hashlib
 import json
 from collections import deque
+from itertools import islice
 from pathlib import Path
 from typing import (
     Callable,
@@ -34,8 +36,32 @@ from .embedder import ElmoEmbedder
 
 Reducer = Callable[[np.ndarray], np.ndarray]
 LAYOUTS = ("per-line", "concat")
-# The attributes that say which shard of which input a file holds.
-RECORD_KEYS = ("mode", "shard", "input", "input_sha256")
+# The attributes that say what a file holds and what made it.
+RECORD_KEYS = (
+    "mode",
+    "shard",
+    "input",
+    "input_sha256",
+    "weights_sha256",
+    "tokenizer",
+    "spacy_elmo",
+)
+# What every shard of one merge must share, so that the merged file is what one
+# unsharded run makes. --replace-errors need not be recorded: a run without it stops
+# at the first bad line anywhere in the input (all lines are decoded, whatever the
+# shard), so for one input both settings give the same text. Batch size, device and
+# threads change vectors only by float rounding.
+SAME_IN_EVERY_SHARD = (
+    "layout",
+    "input_sha256",
+    "weights_sha256",
+    "tokenizer",
+    "mode",
+    "spacy_elmo",
+)
+# Windows (in batches) of the first sentences, before `embed_sentences`'s own: the
+# first vectors, and the progress bar, then come after one batch, not after 32.
+FIRST_WINDOWS = (1, 2, 4, 8, 16)
 
 
 def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Reducer:
@@ -57,29 +83,36 @@ def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Re
     raise ValueError(f"Unknown mode {mode!r}: expected all, top, average or mix")
 
 
-def input_record(path: Path, mode: str, shard: Tuple[int, int]) -> Dict[str, str]:
-    """The attributes that identify a file's content: the stored layers, the shard
-    and the input text (by name and SHA-256 of its bytes).
+def embed_record(
+    *,
+    input_path: Path,
+    input_sha256: str,
+    weights_sha256: str,
+    tokenizer: str,
+    mode: str,
+    shard: Tuple[int, int],
+) -> Dict[str, str]:
+    """The attributes that identify a file's content and what made it.
 
+    input_path (Path): The input text (its name is kept).
+    input_sha256 (str): The SHA-256 of the input's bytes.
+    weights_sha256 (str): The biLM's checksum (as `info` prints it).
+    tokenizer (str): "whitespace", or the spaCy pipeline and versions that tokenized.
     mode (str): The stored layers, e.g. "all" or "mix:0.2,0.3,0.5".
     shard (Tuple[int, int]): (K, N).
     RETURNS (Dict[str, str]): The record, for `embed_to_hdf5`'s `record`.
     """
+    from .. import __version__
+
     return {
         "mode": mode,
         "shard": f"{shard[0]}/{shard[1]}",
-        "input": path.name,
-        "input_sha256": file_sha256(path),
+        "input": input_path.name,
+        "input_sha256": input_sha256,
+        "weights_sha256": weights_sha256,
+        "tokenizer": tokenizer,
+        "spacy_elmo": __version__,
     }
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file's bytes, read in 1 MiB blocks, as hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def embed_to_hdf5(
@@ -89,7 +122,7 @@ def embed_to_hdf5(
     *,
     reducer: Reducer,
     layout: str = "per-line",
-    record: Optional[Mapping[str, str]] = None,
+    record: Optional[Callable[[], Mapping[str, str]]] = None,
     on_sentence: Optional[Callable[[], None]] = None,
 ) -> int:
     """Embed (line index, text, tokens) items into `output`, written to a temporary
@@ -101,8 +134,12 @@ def embed_to_hdf5(
         is kept in memory); "concat": `vectors` (all tokens of all lines,
         concatenated on the token axis), `offsets` (n_lines + 1) and `line_index`:
         memory independent of the input size, and it scales to any number of lines.
-    record (Optional[Mapping[str, str]]): Attributes identifying the content
-        (`input_record`); `merge_shards` needs them.
+    record (Optional[Callable[[], Mapping[str, str]]]): Gives the attributes that
+        identify the content (`embed_record`), called once every item has been read,
+        so that it may hold a checksum of the input taken as it was read;
+        `merge_shards` needs them.
+    on_sentence (Optional[Callable[[], None]]): Called as each sentence is written
+        (a progress bar).
     RETURNS (int): Number of lines written.
     """
     if layout not in LAYOUTS:
@@ -117,7 +154,7 @@ def embed_to_hdf5(
     with atomic_path(output) as tmp:
         n_lines = _write(embedder, tokens_of(pending), pending, tmp, reducer, layout, on_sentence)
         with h5py.File(tmp, "a") as f:
-            f.attrs.update(dict(record or {}))
+            f.attrs.update(dict(record() if record is not None else {}))
     return n_lines
 
 
@@ -135,7 +172,7 @@ def _write(
     n_lines = 0
     with h5py.File(tmp, "w") as f:
         writer = _ConcatWriter(f) if layout == "concat" else None
-        for layers in embedder.embed_sentences(sentences):
+        for layers in _embed_soon(embedder, sentences):
             index, text, _ = pending.popleft()
             data = reducer(layers)
             if writer is None:
@@ -153,6 +190,15 @@ def _write(
         f.attrs["n_lines"] = n_lines
         f.attrs["layout"] = layout
     return n_lines
+
+
+def _embed_soon(embedder: ElmoEmbedder, sentences: Iterator[List[str]]) -> Iterator[np.ndarray]:
+    """`embedder.embed_sentences`, with the first sentences in growing windows
+    (FIRST_WINDOWS), so that the first vectors come after one batch."""
+    for window in FIRST_WINDOWS:
+        first = list(islice(sentences, embedder.batch_size * window))
+        yield from embedder.embed_sentences(first, window=window)
+    yield from embedder.embed_sentences(sentences)
 
 
 class _ConcatWriter:
@@ -207,10 +253,13 @@ def _read_sentence_index(f: h5py.File) -> Dict[str, str]:
 def merge_shards(shards: Sequence[Path], output: Path) -> int:
     """Join the shards of one input into one file, lines in input order.
 
-    Each shard must hold the same input, layout and layers, and each shard K of N
-    must be given exactly once; files without a shard record (written by older
-    versions) are merged when no line is in two of them.
+    Each shard must have been made the same way (SAME_IN_EVERY_SHARD: one input,
+    biLM, tokenizer, layout, layers and spacy-elmo version) and each shard K of N
+    must be given exactly once. A file without that record (written by a version
+    before spacy-elmo recorded it) is refused: what made it cannot be checked.
 
+    shards (Sequence[Path]): The files `embed --shard` wrote.
+    output (Path): The file to write; it keeps the shards' record, as shard "0/1".
     RETURNS (int): Number of lines in the merged file.
     """
     layout, attrs = _check_shards(shards)
@@ -255,7 +304,7 @@ def merge_shards(shards: Sequence[Path], output: Path) -> int:
 
 
 def _check_shards(shards: Sequence[Path]) -> Tuple[str, Dict[str, str]]:
-    """Check that the shards make one whole file: one layout, one input, each shard
+    """Check that the shards make one whole file: each made the same way, each shard
     once, no line twice. RETURNS the layout and the merged file's record."""
     attrs: Dict[Path, Dict[str, str]] = {}
     lines: Dict[Path, Set[int]] = {}
@@ -266,26 +315,23 @@ def _check_shards(shards: Sequence[Path]) -> Tuple[str, Dict[str, str]]:
                 lines[shard] = _line_indices(f, attrs[shard].get("layout", ""))
         except (OSError, KeyError) as e:
             raise ValueError(f"{shard}: not a file written by `embed` ({e})") from None
-    layouts = {a.get("layout", "") for a in attrs.values()}
-    if len(layouts) != 1 or not layouts <= set(LAYOUTS):
-        raise ValueError(f"Shards must share one layout of {LAYOUTS}, found {sorted(layouts)}")
-    recorded = [s for s in shards if "shard" in attrs[s]]
-    if recorded and len(recorded) != len(shards):
-        old = ", ".join(str(s) for s in shards if s not in recorded)
-        raise ValueError(
-            f"{old}: no shard record (written by an older spacy-elmo): merge such files "
-            "only with each other, or embed them again"
-        )
-    record: Dict[str, str] = {}
-    if recorded:
-        for key in ("mode", "input_sha256"):
-            values = {attrs[s].get(key) for s in shards}
-            if len(values) != 1:
+        missing = [key for key in ("layout", *RECORD_KEYS) if key not in attrs[shard]]
+        if missing:
+            raise ValueError(
+                f"{shard}: no record of {', '.join(missing)} (written by an older "
+                "spacy-elmo, or not by `embed`), so what made it cannot be checked: "
+                "embed it again"
+            )
+    first = shards[0]
+    for shard in shards[1:]:
+        for key in SAME_IN_EVERY_SHARD:
+            if attrs[shard][key] != attrs[first][key]:
                 raise ValueError(
-                    f"The shards differ in '{key}' ({sorted(map(str, values))}): "
-                    "they were not embedded from one input the same way"
+                    f"{first} and {shard} differ in {key} ({attrs[first][key]!r} vs "
+                    f"{attrs[shard][key]!r}): merge only shards embedded from one input "
+                    "the same way"
                 )
-        record = _whole_record(shards, attrs)
+    record = _whole_record(shards, attrs)
     seen: Dict[int, Path] = {}
     for shard in shards:
         for line in lines[shard]:
@@ -294,7 +340,7 @@ def _check_shards(shards: Sequence[Path]) -> Tuple[str, Dict[str, str]]:
                     f"Line {line} is in both {seen[line]} and {shard}: give each shard once"
                 )
             seen[line] = shard
-    return layouts.pop(), record
+    return attrs[first]["layout"], record
 
 
 def _whole_record(shards: Sequence[Path], attrs: Dict[Path, Dict[str, str]]) -> Dict[str, str]:
