@@ -86,3 +86,15 @@ def test_message_round_trip(tmp_path, monkeypatch, tiny_bilm):
         assert same_weights(again, bilm)
     with pytest.raises(ElmoFormatError, match="not a serialized biLM"):
         bilm_from_message(b"\x80", "test")
+
+
+def test_json_files_with_a_byte_order_mark_read(tmp_path, monkeypatch, tiny_bilm):
+    """options.json and an ELMoForManyLangs config.json saved with a UTF-8 BOM."""
+    files = write_bilm(tiny_bilm, tmp_path / "m")
+    files.options.write_bytes(b"\xef\xbb\xbf" + files.options.read_bytes())
+    assert same_weights(read_bilm(files), tiny_bilm)
+    model = write_reference_model(tmp_path / "zh", monkeypatch)
+    expected = read_bilm(resolve_weights(model))
+    for name in ("config.json", "arch.json"):
+        (model / name).write_bytes(b"\xef\xbb\xbf" + (model / name).read_bytes())
+    assert same_weights(read_bilm(resolve_weights(model)), expected)

@@ -119,3 +119,27 @@ def test_pretraining_softmax_file_is_refused(tmp_path, kind):
         make_hostile(f, name, kind, tmp_path)
     with pytest.raises(ValueError, match=str(path)):
         load_softmax(path)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_merge_refuses_a_hostile_shard(tmp_path, tiny_bilm, kind):
+    """`merge` copies the shards' datasets: a shard that reads another file is refused
+    before anything is written."""
+    from typer.testing import CliRunner
+
+    from spacy_elmo.cli import app
+
+    save_weights_files(tiny_bilm, tmp_path / "bilm")
+    (tmp_path / "in.txt").write_text("The bank .\nA river bank .\n", encoding="utf8")
+    runner = CliRunner()
+    for k in (0, 1):
+        args = ["embed", str(tmp_path / "in.txt"), str(tmp_path / f"s{k}.hdf5")]
+        args += ["-w", str(tmp_path / "bilm"), "--shard", f"{k}/2"]
+        assert runner.invoke(app, args).exit_code == 0
+    with h5py.File(tmp_path / "s1.hdf5", "a") as f:
+        make_hostile(f, "1", kind, tmp_path)
+    shards = [str(tmp_path / "s0.hdf5"), str(tmp_path / "s1.hdf5")]
+    result = runner.invoke(app, ["merge", str(tmp_path / "merged.hdf5"), *shards])
+    assert result.exit_code == 1
+    assert "s1.hdf5" in result.stderr and "1 " in result.stderr
+    assert not (tmp_path / "merged.hdf5").exists()

@@ -70,6 +70,24 @@ def test_vocabulary_is_frequency_sorted_with_specials_first(tmp_path):
     assert Vocabulary.from_disk(tmp_path / "vocab.txt").words == vocab.words
     with pytest.raises(ValueError, match="must start with"):
         Vocabulary(["a", "<S>", "</S>"])
+    # A vocabulary saved by an editor that adds a byte-order mark reads the same.
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbf" + (tmp_path / "vocab.txt").read_bytes())
+    assert Vocabulary.from_disk(tmp_path / "bom.txt").words == vocab.words
+
+
+def test_run_folder_files_are_never_fifos(tmp_path):
+    """The config and the progress log of a run are refused, not waited on, when a
+    FIFO (or a directory) stands in their place."""
+    import os
+
+    from spacy_elmo.pretrain.output_dir import CONFIG_FILE, LOG_FILE, append_log, save_config
+
+    os.mkfifo(tmp_path / LOG_FILE)
+    with pytest.raises(ValueError, match="not a regular file"):
+        append_log(tmp_path, {"step": 1})
+    (tmp_path / CONFIG_FILE).mkdir()
+    with pytest.raises(ValueError, match="not a regular file"):
+        save_config(tmp_path, default_config())
 
 
 def test_unigram_perplexity_matches_hand_count():

@@ -157,7 +157,6 @@ def _download_manylangs(
     return directory
 
 
-
 def _unpack_model(archive: Path, target: Path) -> None:
     """Copy an ELMoForManyLangs zip's model files into `target` by base name: the
     five model files and any JSON beside config.json (e.g. the architecture), from

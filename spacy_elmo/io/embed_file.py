@@ -33,6 +33,7 @@ import numpy as np
 from ..bilm.scalar_mix import mix_layers
 from .atomic import atomic_path
 from .embedder import ElmoEmbedder
+from .hdf5_checks import check_hdf5_features
 
 Reducer = Callable[[np.ndarray], np.ndarray]
 LAYOUTS = ("per-line", "concat")
@@ -311,6 +312,7 @@ def _check_shards(shards: Sequence[Path]) -> Tuple[str, Dict[str, str]]:
     for shard in shards:
         try:
             with h5py.File(shard, "r") as f:
+                check_hdf5_features(f, str(shard))
                 attrs[shard] = {k: str(v) for k, v in f.attrs.items()}
                 lines[shard] = _line_indices(f, attrs[shard].get("layout", ""))
         except (OSError, KeyError) as e:

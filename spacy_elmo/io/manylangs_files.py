@@ -432,7 +432,9 @@ def architecture_file(path: Path) -> Optional[Path]:
     RETURNS (Optional[Path]): The file, or None.
     """
     try:
-        config_path = json.loads((path / CONFIG_FILE).read_text(encoding="utf8"))["config_path"]
+        config_path = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8-sig"))[
+            "config_path"
+        ]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not isinstance(config_path, str) or not config_path:
@@ -463,7 +465,7 @@ def _find_architecture(path: Path, config_path: str) -> Dict[str, Any]:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf8"))
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ElmoFormatError(f"{path}: not found") from None
     except (ValueError, UnicodeDecodeError) as e:

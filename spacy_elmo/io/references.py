@@ -76,8 +76,7 @@ def resolve_weights(ref: WeightsRef) -> BiLMFiles:
         files = files_in_folder(shipped)
         if files is None or not files.weights.is_file():
             raise ElmoFormatError(
-                f"The shipped model '{ref!s}' has no model files in {shipped}: "
-                "reinstall spacy-elmo"
+                f"The shipped model '{ref!s}' has no model files in {shipped}: reinstall spacy-elmo"
             )
         return files
     name = hub.canonical_name(str(ref))

@@ -40,7 +40,7 @@ def read_options(path: PathLike) -> ElmoOptions:
     if not path.is_file():
         raise ElmoFormatError(f"Options file not found: {path}")
     try:
-        data = json.loads(path.read_text(encoding="utf8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ElmoFormatError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(data, dict):

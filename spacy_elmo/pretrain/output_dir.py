@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 from thinc.api import Config
 
-from ..io.atomic import atomic_path, remove_stale_temporaries
+from ..io.atomic import atomic_path, check_replaceable, remove_stale_temporaries
 from ..io.weights import OPTIONS_FILE, WEIGHTS_FILE
 from .checkpoint import CHECKPOINT_FILE
 from .corpus import SOURCE_FILE, TOKENS_FILE, TYPES_FILE
@@ -60,11 +60,14 @@ def remove_temporaries(output: Path) -> None:
 
 def save_config(output: Path, config: Config) -> None:
     """Keep the resolved config of a new run, which a resumed run is checked against."""
-    config.to_disk(output / CONFIG_FILE)
+    with atomic_path(output / CONFIG_FILE) as tmp:
+        config.to_disk(tmp)
 
 
 def append_log(output: Path, record: Dict[str, Any]) -> None:
-    """Add a record to the progress log."""
+    """Add a record to the progress log (a regular file: a FIFO or directory in its
+    place is refused rather than waited on)."""
+    check_replaceable(output / LOG_FILE)
     with (output / LOG_FILE).open("a", encoding="utf8") as f:
         f.write(json.dumps(record) + "\n")
 

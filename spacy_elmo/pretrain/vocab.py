@@ -65,7 +65,7 @@ class Vocabulary:
 
     @classmethod
     def from_disk(cls, path: Path) -> "Vocabulary":
-        words = path.read_text(encoding="utf8").split("\n")
+        words = path.read_text(encoding="utf-8-sig").split("\n")
         return cls([w for w in words if w])
 
 
