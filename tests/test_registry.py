@@ -10,6 +10,7 @@ from spacy.util import registry
 ARCHITECTURES = [
     "spacy-elmo.ElmoBiLM.v1",
     "spacy-elmo.ElmoBiLM.v2",
+    "spacy-elmo.ElmoBiLM.v3",
     "spacy-elmo.ElmoListener.v1",
     "spacy-elmo.ElmoTok2Vec.v1",
     "spacy-elmo.ElmoConcatTok2Vec.v1",
@@ -50,6 +51,11 @@ def test_architectures_build_from_config():
         """
         [bilm]
         @architectures = "spacy-elmo.ElmoBiLM.v2"
+
+        [bilm_v3]
+        @architectures = "spacy-elmo.ElmoBiLM.v3"
+        sentences = "punct"
+        punct_chars = [".", "。"]
 
         [listener]
         @architectures = "spacy-elmo.ElmoListener.v1"
@@ -94,6 +100,9 @@ def test_architectures_build_from_config():
     built = registry.resolve(config)
     assert all(isinstance(m, Model) for m in built.values())
     assert built["listener"].get_dim("nO") == 16 and built["concat"].get_dim("nO") == 20
+    assert built["bilm"].attrs["sentences"] == "doc"  # v2 reads the Doc's sentences
+    assert built["bilm_v3"].attrs["sentences"] == "punct"
+    assert built["bilm_v3"].attrs["punct_chars"] == [".", "。"]
     # The BiLSTM is as wide as [ELMo; features], read from the features' last layer.
     assert built["bilstm"].get_dim("nO") == 22
 

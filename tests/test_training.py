@@ -55,7 +55,7 @@ def weights(tmp_path_factory):
 def embedded_config(task: str, grad_factor: float, cache_mb: int) -> Config:
     """The shipped config with the biLM inside the task component (no elmo, no listener)."""
     config = Config().from_disk(CONFIGS / f"{task}.cfg", interpolate=False)
-    config["nlp"]["pipeline"] = ["sentencizer", task]
+    config["nlp"]["pipeline"] = [task]
     del config["components"]["elmo"]
     del config["initialize"]["components"]["elmo"]
     listener = config["components"][task]["model"]["tok2vec"]["elmo"]
@@ -65,7 +65,11 @@ def embedded_config(task: str, grad_factor: float, cache_mb: int) -> Config:
         "weights": "${paths.elmo_weights}",
         "grad_factor": grad_factor,
         "l2_coef": listener["l2_coef"],
-        "bilm": {"@architectures": "spacy-elmo.ElmoBiLM.v2", "cache_mb": cache_mb},
+        "bilm": {
+            "@architectures": "spacy-elmo.ElmoBiLM.v3",
+            "cache_mb": cache_mb,
+            "sentences": "punct",
+        },
     }
     return config
 

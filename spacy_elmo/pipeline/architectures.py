@@ -72,16 +72,76 @@ def ElmoBiLM_v2(
         costs only the task model for the cached segments. 0: no cache.
     RETURNS (Model[List[Doc], List[Floats3d]]): Per Doc, (n_layers + 1, n_tokens, dim).
     """
-    scaler_args = dict(grad_scaler_config)
-    # thinc's scaler works on CUDA only: on by default with mixed precision on a GPU.
-    scaler_args.setdefault("enabled", mixed_precision and _on_gpu())
     return ElmoBiLMModel(
         max_batch_tokens=max_batch_tokens,
         window=window,
         mixed_precision=mixed_precision,
-        grad_scaler=PyTorchGradScaler(**scaler_args),
+        grad_scaler=_grad_scaler(grad_scaler_config, mixed_precision),
         cache_mb=cache_mb,
     )
+
+
+@registry.architectures("spacy-elmo.ElmoBiLM.v3")
+def ElmoBiLM_v3(
+    max_batch_tokens: int = 1024,
+    window: int = 64,
+    mixed_precision: bool = False,
+    grad_scaler_config: dict = SimpleFrozenDict(),
+    cache_mb: float = 0.0,
+    sentences: str = "doc",
+    punct_chars: Optional[List[str]] = None,
+) -> Model[List[Doc], List[Floats3d]]:
+    """The ELMo biLM over Docs (as v2), reading sentences that need not be the Doc's.
+
+    With sentences = "punct" the layer finds sentences itself, after sentence-final
+    punctuation, and sets nothing on the Doc: no sentencizer is needed before `elmo`,
+    and the sentence boundaries other components train with (NER cannot learn an
+    entity across one) stay as the data has them. The vectors are those the same
+    sentences give with sentences = "doc" after spaCy's sentencizer.
+
+    Example (the `elmo` component's model in configs/ner.cfg):
+
+        [components.elmo.model]
+        @architectures = "spacy-elmo.ElmoBiLM.v3"
+        max_batch_tokens = 1024
+        window = 64
+        mixed_precision = false
+        grad_scaler_config = {}
+        cache_mb = 1024
+        sentences = "punct"
+        punct_chars = null
+
+    max_batch_tokens (int): Most padded tokens per forward pass (bounds memory).
+    window (int): Most tokens the biLM reads at once: longer sentences, and Docs
+        without sentences, are cut into windows of this size.
+    mixed_precision (bool): float16 autocast on GPU.
+    grad_scaler_config (dict): Arguments of thinc's PyTorchGradScaler (see v2).
+    cache_mb (float): MiB of biLM layers kept across batches (see v2). 0: no cache.
+    sentences (str): Where sentences come from. "doc": the Doc's sentence boundaries
+        when it has them (v2's behaviour); "punct": a sentence ends after a token in
+        `punct_chars` and the punctuation tokens right after it (spaCy's sentencizer's
+        rule), whatever the Doc's boundaries; "none": no sentences, windows only.
+    punct_chars (Optional[List[str]]): Sentence-final tokens for "punct"; None: those
+        of spaCy's sentencizer (".", "!", "?", "。", "！", "？" and other scripts').
+    RETURNS (Model[List[Doc], List[Floats3d]]): Per Doc, (n_layers + 1, n_tokens, dim).
+    """
+    return ElmoBiLMModel(
+        max_batch_tokens=max_batch_tokens,
+        window=window,
+        mixed_precision=mixed_precision,
+        grad_scaler=_grad_scaler(grad_scaler_config, mixed_precision),
+        cache_mb=cache_mb,
+        sentences=sentences,
+        punct_chars=punct_chars,
+    )
+
+
+def _grad_scaler(config: dict, mixed_precision: bool) -> PyTorchGradScaler:
+    """thinc's gradient scaler from its arguments; thinc's scaler works on CUDA only,
+    so it is on by default with mixed precision on a GPU."""
+    args = dict(config)
+    args.setdefault("enabled", mixed_precision and _on_gpu())
+    return PyTorchGradScaler(**args)
 
 
 @registry.architectures("spacy-elmo.ElmoListener.v1")

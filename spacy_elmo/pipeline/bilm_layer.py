@@ -6,7 +6,7 @@ saved pipeline loads from its own files whatever its config names.
 """
 
 import os
-from typing import Any, Callable, List, Optional, Tuple, cast
+from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
 import torch
 from spacy.tokens import Doc
@@ -19,7 +19,13 @@ from ..io.references import DEFAULT_WEIGHTS, WeightsRef, load_bilm
 from .bilm_shim import ElmoBiLMShim, bilm_shim, get_bilm, has_bilm, set_bilm
 from .config_errors import ElmoConfigError
 from .segment_cache import SegmentCache
-from .segments import Segment, batch_by_padded_tokens, segment_docs
+from .segments import (
+    DEFAULT_PUNCT_CHARS,
+    SENTENCE_MODES,
+    Segment,
+    batch_by_padded_tokens,
+    segment_docs,
+)
 
 Target = Tuple[int, torch.Tensor]  # doc index, token indices on the biLM's device
 Batch = List[int]  # segment indices
@@ -33,12 +39,16 @@ def ElmoBiLMModel(
     mixed_precision: bool = False,
     grad_scaler: Optional[PyTorchGradScaler] = None,
     cache_mb: float = 0.0,
+    sentences: str = "doc",
+    punct_chars: Optional[Sequence[str]] = None,
 ) -> Model[List[Doc], List[Floats3d]]:
     """Run the ELMo biLM over Docs, one sentence (or window) at a time.
 
-    Sentences come from the Doc's sentence boundaries when it has them (a parser,
-    senter or the user set them); otherwise the Doc is cut into windows of `window`
-    tokens. Whitespace tokens are not given to the biLM and get zero vectors.
+    With sentences="doc", sentences come from the Doc's sentence boundaries when it
+    has them (a parser, senter or the user set them); with "punct" the layer splits
+    the Doc itself after sentence-final punctuation, whatever its boundaries; with
+    "none" there are no sentences. Sentences, and Docs without them, are cut into
+    windows of `window` tokens. Whitespace tokens are not given to the biLM and get zero vectors.
     Segments are sorted by length and batched so that a batch holds at most
     `max_batch_tokens` padded tokens. The biLM is held by the layer's ElmoBiLMShim,
     empty until the layer is initialized (which reads the weights reference set with
@@ -53,6 +63,9 @@ def ElmoBiLMModel(
     cache_mb (float): Keep the layers of up to this many MiB of segments (float32, on
         the model's device), keyed by the segment's token strings, and reuse them when
         the same segment comes again without gradients (see SegmentCache). 0: no cache.
+    sentences (str): "doc", "punct" or "none" (see segments.segment_docs).
+    punct_chars (Optional[Sequence[str]]): The sentence-final tokens of "punct";
+        None: those of spaCy's sentencizer.
     RETURNS (Model[List[Doc], List[Floats3d]]): Per Doc, (n_layers + 1, n_tokens, dim).
     """
     if max_batch_tokens < 1 or window < 1:
@@ -61,6 +74,8 @@ def ElmoBiLMModel(
         )
     if cache_mb < 0:
         raise ValueError(f"cache_mb must be 0 or positive, got {cache_mb}")
+    if sentences not in SENTENCE_MODES:
+        raise ValueError(f"sentences must be one of {SENTENCE_MODES}, got {sentences!r}")
     shim = ElmoBiLMShim(
         mixed_precision=mixed_precision, grad_scaler=grad_scaler, cache_bytes=int(cache_mb * 2**20)
     )
@@ -72,6 +87,8 @@ def ElmoBiLMModel(
         attrs={
             "max_batch_tokens": max_batch_tokens,
             "window": window,
+            "sentences": sentences,
+            "punct_chars": sorted(DEFAULT_PUNCT_CHARS if punct_chars is None else punct_chars),
             "name": "elmo",
             "weights": None,
         },
@@ -169,7 +186,10 @@ def _run(
     shim = bilm_shim(model)
     bilm = get_bilm(model)
     device = shim.device
-    segments = segment_docs(docs, model.attrs["window"])
+    attrs = model.attrs
+    segments = segment_docs(
+        docs, attrs["window"], attrs["sentences"], frozenset(attrs["punct_chars"])
+    )
     targets: List[Target] = [(i, torch.from_numpy(index).to(device)) for i, index, _ in segments]
     keep = reduce or (lambda layers: layers)
     n_out = keep(torch.zeros(bilm.n_output_layers, 1, device=device)).shape[0]

@@ -28,12 +28,14 @@ from .listener import ElmoListener, replace_listener, replace_listener_cfg
 
 DEFAULT_CONFIG = """
 [model]
-@architectures = "spacy-elmo.ElmoBiLM.v2"
+@architectures = "spacy-elmo.ElmoBiLM.v3"
 max_batch_tokens = 1024
 window = 64
 mixed_precision = false
 grad_scaler_config = {}
 cache_mb = 0
+sentences = "doc"
+punct_chars = null
 """
 DEFAULT_MODEL = Config().from_str(DEFAULT_CONFIG)["model"]
 LAYER_CHOICES = ("mix", "average", "top", "all")
@@ -69,7 +71,7 @@ def make_elmo(
 ) -> "ElmoComponent":
     """Create the `elmo` component.
 
-    model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v2).
+    model (Model[List[Doc], List[Floats3d]]): The biLM layer (spacy-elmo.ElmoBiLM.v3).
     weights (Optional[Union[str, List[str]]]): The weights to read when the
         component is initialized or first used (any weights reference: a directory,
         an [options, weights] pair, a saved pipeline, a shipped or published model's
