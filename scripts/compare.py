@@ -13,8 +13,12 @@ the same folds on both sides). The output, in percent:
              "elmo": {...}, "difference": {...}},
      "textcat": {"metric": "accuracy", ...}}
 
-`difference` holds the mean gain, the relative error reduction and a t-test: paired
-by fold for textcat (the same texts on both sides), Welch's for NER seeds (unpaired).
+`difference` holds the mean gain, the relative error reduction and a test: for textcat
+a t-test paired by fold (the same texts on both sides); for NER a paired bootstrap over
+the test sentences (`paired_bootstrap`, from the per-sentence counts scripts/evaluate.py
+writes beside each NER file), with Welch's t-test over the seeds (unpaired: seed i of
+one model has nothing in common with seed i of the other) kept under "seeds". NER files
+written before the per-sentence counts existed get Welch's test alone.
 With --textcat-svm (scripts/elmo_svm.py --folds, the same folds), textcat also gets
 "svm" and "svm_difference": the classic path against the same baseline.
 """
@@ -24,11 +28,16 @@ import json
 import statistics
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from scripts.scoring import write_result
 
 METRICS = {"ner": ("ents_f", "f"), "textcat": ("accuracy", "accuracy")}
+# The paired bootstrap: resamples of the test sentences, drawn from a fixed seed so
+# the p-value is the same on every run; drawn in chunks to bound the memory.
+RESAMPLES = 10_000
+BOOTSTRAP_SEED = 0
+CHUNK = 250
 
 
 def side(result: Dict[str, Any], key: str) -> Dict[str, Any]:
@@ -81,21 +90,110 @@ def difference(baseline: Dict[str, Any], elmo: Dict[str, Any], paired: bool) -> 
     return out
 
 
+def mean_f(gold, tp, pred):
+    """Corpus entity F1 (percent) of each run, averaged over the runs.
+
+    gold (numpy.ndarray): gold entities, shape (...,): one total per resample.
+    tp (numpy.ndarray): correct predictions, shape (..., runs).
+    pred (numpy.ndarray): predictions, shape (..., runs).
+    RETURNS (numpy.ndarray): the mean F1 over the runs, shape (...,).
+    """
+    import numpy as np
+
+    total = pred + np.expand_dims(gold, -1)
+    f = np.divide(2.0 * tp, total, out=np.zeros(total.shape), where=total > 0)
+    return 100.0 * f.mean(axis=-1)
+
+
+def paired_bootstrap(
+    baseline: Dict[str, Any],
+    other: Dict[str, Any],
+    resamples: int = RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> Dict[str, Any]:
+    """A paired bootstrap over the test sentences of the gain in seed-mean entity F1.
+
+    Each resample draws as many sentences as the test set has, with replacement, and
+    scores both models on the same draw: each seed's corpus F1 from its summed
+    per-sentence counts, averaged over the model's seeds, so that on the whole test set
+    the statistic is the reported gain (difference of the seed means). Every seed rides
+    along with its sentence: the sentence is the unit resampled, and no seed of one
+    model is paired with a seed of the other (none has anything in common with another
+    model's seed, and the models may have different numbers). Pooling seed pairs as if
+    they were separate sentences would count each sentence once per seed and understate
+    the test set's noise. The seeds' own spread is not in this test: Welch's t-test over
+    the seeds says how the training seed moves the gain.
+
+    baseline (Dict[str, Any]): the baseline's per-sentence counts file (evaluate.py):
+        "gold" per sentence, and "runs", each with "tp" and "pred" per sentence.
+    other (Dict[str, Any]): the other model's, on the same test sentences.
+    resamples (int): how many resamples.
+    seed (int): seeds the draws.
+    RETURNS (Dict[str, Any]): the test named, its one-sided p-value (the share of
+        resamples where the other model's mean F1 is not above the baseline's), the
+        95% percentile interval of the gain and the settings.
+    """
+    import numpy as np
+
+    gold = np.asarray(baseline["gold"])
+    n = len(gold)
+    if list(other["gold"]) != list(baseline["gold"]):
+        raise ValueError("The two per-sentence files must score the same test sentences")
+    sides = []
+    for counts in (baseline, other):
+        tp, pred = (np.array([run[k] for run in counts["runs"]]).T for k in ("tp", "pred"))
+        if tp.shape[0] != n or pred.shape[0] != n:
+            raise ValueError("Each run must count every test sentence")
+        sides.append((tp, pred))
+    rng = np.random.default_rng(seed)
+    gains = []
+    for start in range(0, resamples, CHUNK):
+        draw = rng.integers(0, n, size=(min(CHUNK, resamples - start), n))
+        # How often each resample drew each sentence: its sums are weights @ counts.
+        rows = np.arange(len(draw))[:, None]
+        weights = np.bincount((draw + n * rows).ravel(), minlength=draw.size).reshape(draw.shape)
+        base, model = (mean_f(weights @ gold, weights @ tp, weights @ pred) for tp, pred in sides)
+        gains.append(model - base)
+    gain = np.concatenate(gains)
+    p_value = float(np.mean(gain <= 0))
+    return {
+        "test": (f"paired bootstrap over {n} test sentences, {resamples} resamples, seed {seed}"),
+        "p_value": p_value,
+        "significant_at_0.05": p_value < 0.05,
+        "resamples": resamples,
+        "bootstrap_seed": seed,
+        "sentences": n,
+        "gain_interval_95": [float(x) for x in np.percentile(gain, [2.5, 97.5])],
+    }
+
+
+def sentence_counts(result_file: Path, result: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    """The per-sentence counts file an NER result names (next to it), None if it names
+    none (files written before evaluate.py saved them)."""
+    if "sentences" not in result:
+        return None
+    path = Path(result_file).parent / result["sentences"]
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def compare(
     task: str, baseline_file: Path, other_file: Path, other: str = "elmo"
 ) -> Dict[str, Any]:
     """The baseline, the other model (key `other`) and their difference (key
     "difference", or "<other>_difference" for a model other than "elmo")."""
     metric, key = METRICS[task]
-    results = [json.loads(Path(f).read_text(encoding="utf-8")) for f in (baseline_file, other_file)]
+    files = (baseline_file, other_file)
+    results = [json.loads(Path(f).read_text(encoding="utf-8")) for f in files]
     baseline, model = (side(r, key) for r in results)
+    diff = difference(baseline, model, paired=task == "textcat")
+    counts = [sentence_counts(f, r) for f, r in zip(files, results)] if task == "ner" else []
+    if counts and all(counts):
+        # The paired test leads; the t-test over the seeds stays beside it.
+        seeds = {k: diff.pop(k) for k in ("test", "p_value", "significant_at_0.05")}
+        diff.update(paired_bootstrap(*counts))
+        diff["seeds"] = seeds
     diff_key = "difference" if other == "elmo" else f"{other}_difference"
-    return {
-        "metric": metric,
-        "baseline": baseline,
-        other: model,
-        diff_key: difference(baseline, model, paired=task == "textcat"),
-    }
+    return {"metric": metric, "baseline": baseline, other: model, diff_key: diff}
 
 
 def main(argv: List[str] = None) -> int:

@@ -16,7 +16,10 @@ Docs' annotations from their words alone and scores them against the gold ones:
 
 Writes a JSON file with each seed's scores, training wall time (from train.json),
 prediction speed, and per metric the mean, the sample standard deviation and the
-range over the seeds.
+range over the seeds. For NER it also writes, next to it, OUTPUT's name with
+`_sentences` added (`metrics/ner_elmo_sentences.json`, named under "sentences"): each
+test sentence's gold entity count and, per seed, its predicted and correctly
+predicted counts, which `scripts/compare.py`'s paired bootstrap resamples.
 """
 
 import argparse
@@ -25,6 +28,7 @@ import sys
 from pathlib import Path
 
 from scripts.device import use_device
+from scripts.files import write_json
 from scripts.scoring import evaluate_model, summarize, write_result
 
 
@@ -48,10 +52,14 @@ def main(argv=None) -> int:
     if missing or not seed_dirs:
         print(f"ERROR: no model-best in {missing or args.training_dir}", file=sys.stderr)
         return 1
-    runs = []
+    runs, sentence_runs = [], []
     for d in seed_dirs:
         run = evaluate_model(args.task, d / "model-best", args.test)
         run["seed"] = int(d.name[4:])
+        if args.task == "ner":
+            counts = run.pop("per_sentence")
+            gold_counts = counts["gold"]  # the same test Docs for every seed
+            sentence_runs.append({"seed": run["seed"], "tp": counts["tp"], "pred": counts["pred"]})
         record = d / "train.json"
         if record.exists():
             train = json.loads(record.read_text(encoding="utf-8"))
@@ -83,6 +91,11 @@ def main(argv=None) -> int:
         "summary": summary,
         "runs": runs,
     }
+    if sentence_runs:
+        sentences = args.output.with_name(f"{args.output.stem}_sentences.json")
+        per_sentence = {"test": str(args.test), "gold": gold_counts, "runs": sentence_runs}
+        write_json(sentences, per_sentence, indent=None)
+        out["sentences"] = sentences.name
     write_result(args.output, out)
     return 0
 

@@ -2,7 +2,7 @@
 
 import json
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 from spacy_elmo.io.atomic import atomic_path
 
@@ -20,11 +20,16 @@ def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
     return n
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write data as indented JSON (parent folders created)."""
+def write_json(path: Path, data: Any, indent: Optional[int] = 2) -> None:
+    """Write data as JSON (parent folders created), whole or not at all.
+
+    path (Path): the file to write.
+    data (Any): what to write.
+    indent (Optional[int]): spaces per level; None writes one line (long lists of numbers).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(data, indent=indent) + "\n", encoding="utf-8")
 
 
 def save_docbin(db, path: Path) -> None:

@@ -160,8 +160,19 @@ def textcat_table(results: List[Dict[str, Any]]) -> List[str]:
     return lines
 
 
+def p_text(test: Dict[str, Any]) -> str:
+    """A test's p-value as the table shows it: '–' if there is none, and for a
+    bootstrap in which no resample went the other way, below one in its resamples."""
+    if test["p_value"] is None:
+        return "–"
+    if test["p_value"] == 0 and test.get("resamples"):
+        return f"< {1 / test['resamples']:.2g}"
+    return f"{test['p_value']:.2g}"
+
+
 def comparison_lines(summary: Dict[str, Any]) -> List[str]:
-    """The final comparison of metrics/summary.json (scripts/compare.py) as a table."""
+    """The final comparison of metrics/summary.json (scripts/compare.py) as a table,
+    with a note on each paired bootstrap in it."""
     lines = [
         "| task | metric | baseline | ELMo | gain | error reduction | p | beyond noise |",
         "|---|---|---|---|---|---|---|---|",
@@ -169,20 +180,34 @@ def comparison_lines(summary: Dict[str, Any]) -> List[str]:
     rows = [(task, "elmo", "difference") for task in ("ner", "textcat") if task in summary]
     if "svm" in summary.get("textcat", {}):
         rows.append(("textcat", "svm", "svm_difference"))
+    notes = []
     for task, key, diff_key in rows:
         t, d = summary[task], summary[task][diff_key]
         base, model = t["baseline"], t[key]
         n = len(base["scores"])
         runs = f"{n} {'fold' if base.get('folds') else 'seed'}{'s' if n != 1 else ''}"
-        p_value = "–" if d["p_value"] is None else f"{d['p_value']:.2g}"
+        tests = f"{p_text(d)} ({d['test']})"
+        if "seeds" in d:
+            tests += f"; {p_text(d['seeds'])} ({d['seeds']['test']})"
         lines.append(
             f"| {task} ({runs}) | {t['metric']} | {base['name']}: "
             f"{base['mean']:.2f} ± {base['std']:.2f} | {model['name']}: {model['mean']:.2f} ± "
             f"{model['std']:.2f} | **{d['gain']:+.2f}** | "
-            f"{100 * d['relative_error_reduction']:+.1f}% | {p_value} ({d['test']}) | "
+            f"{100 * d['relative_error_reduction']:+.1f}% | {tests} | "
             f"{'yes' if d['significant_at_0.05'] else 'no'} |"
         )
-    return lines + [""]
+        if "resamples" in d:
+            low, high = d["gain_interval_95"]
+            notes.append(
+                f"{task}: p is a paired bootstrap over the {d['sentences']:,} test sentences: "
+                f"{d['resamples']:,} resamples with replacement (seed {d['bootstrap_seed']}), "
+                f"both models scored on each, each model's corpus F1 averaged over its "
+                f"seeds; p is the share of resamples where {model['name']} is not above "
+                f"{base['name']} (one-sided), and 95% of the resampled gains lie in "
+                f"[{low:+.2f}, {high:+.2f}]. The t-test over the seeds beside it tests the "
+                "spread the training seed adds; beyond noise follows the paired test."
+            )
+    return lines + [""] + [line for note in notes for line in (note, "")]
 
 
 def bar_plot(results: List[Dict[str, Any]], metrics: List[str], title: str, path: Path) -> None:

@@ -52,6 +52,25 @@ def ner_scores(examples) -> Dict[str, Any]:
     }
 
 
+def ner_sentence_counts(examples) -> Dict[str, List[int]]:
+    """Each test sentence's entity counts, the ones `ner_scores`' corpus P/R/F1 add up
+    from: spans matched as `Scorer.score_spans` matches them (exact start, end and label).
+
+    examples (Iterable[Example]): each test sentence's prediction and gold annotation.
+    RETURNS (Dict[str, List[int]]): "tp" (predicted spans that are gold), "pred" and
+        "gold" (entities predicted and annotated), one count per sentence.
+    """
+    counts: Dict[str, List[int]] = {"tp": [], "pred": [], "gold": []}
+    for eg in examples:
+        gold = {(span.label_, span.start, span.end) for span in eg.reference.ents}
+        aligned = eg.get_aligned_spans_x2y(eg.predicted.ents, allow_overlap=False)
+        pred = {(span.label_, span.start, span.end) for span in aligned}
+        counts["tp"].append(len(gold & pred))
+        counts["pred"].append(len(pred))
+        counts["gold"].append(len(gold))
+    return counts
+
+
 def summarize(values: List[float]) -> Dict[str, float]:
     """The spread of a metric over runs: mean, sample std, min, max and n."""
     return {
@@ -85,7 +104,8 @@ def evaluate_model(task: str, model_dir: Path, test_path: Path) -> Dict[str, Any
     task (str): "ner" or "textcat".
     model_dir (Path): the pipeline (a model-best folder).
     test_path (Path): the gold test Docs (.spacy).
-    RETURNS (Dict[str, Any]): the scores, the counts and the words/s.
+    RETURNS (Dict[str, Any]): the scores, the counts and the words/s; for NER also
+        "per_sentence", each test sentence's entity counts (`ner_sentence_counts`).
     """
     import spacy
     from spacy.tokens import DocBin
@@ -108,6 +128,7 @@ def evaluate_model(task: str, model_dir: Path, test_path: Path) -> Dict[str, Any
     if task == "ner":
         examples = [Example(p, g) for p, g in zip(predicted, gold_docs)]
         result.update(ner_scores(examples))
+        result["per_sentence"] = ner_sentence_counts(examples)
     else:
         result.update(textcat_scores([d.cats for d in gold_docs], [d.cats for d in predicted]))
     return result

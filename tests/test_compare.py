@@ -170,6 +170,10 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
     welch = stats.ttest_ind([84, 83, 85], [80, 81, 79], equal_var=False).pvalue
     assert ner["difference"]["p_value"] == pytest.approx(welch)
     assert ner["difference"]["significant_at_0.05"] is True
+    # NER files without per-sentence counts (written before evaluate.py saved them) get
+    # Welch's test alone; tests/test_paired_test.py covers the paired bootstrap.
+    assert ner["difference"]["test"] == "Welch t-test over seeds"
+    assert "seeds" not in ner["difference"]
     # Folds that differ cannot be paired.
     write(tc_elmo, [{"fold": i + 1, "accuracy": a} for i, a in enumerate(elmo)])
     with pytest.raises(ValueError, match="same folds"):
