@@ -3,7 +3,7 @@
     python bench/train_speed.py [--train corpus/conll/train.spacy] [--limit 0]
         [--epochs 3] [--size small] [--baseline]
 
-Trains configs/ner.cfg (sentencizer + elmo + NER listening to it, frozen biLM) for
+Trains configs/ner.cfg (elmo + NER listening to it, frozen biLM) for
 --epochs epochs on the CoNLL-2003 training set (written by the data step,
 `scripts/conll2003.py`; --limit N takes its first N sentences) with a random-weight
 biLM of a published size (--size; random weights run at the same speed as trained

@@ -15,6 +15,7 @@ ARCHITECTURES = [
     "spacy-elmo.ElmoTok2Vec.v1",
     "spacy-elmo.ElmoConcatTok2Vec.v1",
     "spacy-elmo.ElmoBiLSTMTok2Vec.v1",
+    "spacy-elmo.ElmoEmbed.v1",
 ]
 
 
@@ -95,6 +96,21 @@ def test_architectures_build_from_config():
         attrs = ["NORM", "SHAPE"]
         rows = [100, 50]
         include_static_vectors = false
+
+        [embed]
+        @architectures = "spacy-elmo.ElmoEmbed.v1"
+        width = 8
+
+        [embed.features]
+        @architectures = "spacy.MultiHashEmbed.v2"
+        width = 6
+        attrs = ["NORM", "SHAPE"]
+        rows = [100, 50]
+        include_static_vectors = false
+
+        [embed.elmo]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 16
         """
     )
     built = registry.resolve(config)
@@ -105,6 +121,8 @@ def test_architectures_build_from_config():
     assert built["bilm_v3"].attrs["punct_chars"] == [".", "。"]
     # The BiLSTM is as wide as [ELMo; features], read from the features' last layer.
     assert built["bilstm"].get_dim("nO") == 22
+    # ElmoEmbed mixes [features; ELMo] (6 + 16) back to its width.
+    assert built["embed"].get_dim("nO") == 8
 
 
 def test_bilstm_tok2vec_refuses_features_of_unknown_width():

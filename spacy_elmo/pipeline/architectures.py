@@ -336,6 +336,61 @@ def ElmoBiLSTMTok2Vec_v1(
     return model
 
 
+@registry.architectures("spacy-elmo.ElmoEmbed.v1")
+def ElmoEmbed_v1(
+    features: Model[List[Doc], List[Floats2d]],
+    elmo: Model[List[Doc], List[Floats2d]],
+    width: int,
+    maxout_pieces: int = 3,
+) -> Model[List[Doc], List[Floats2d]]:
+    """ELMo added to spaCy's own embedding: [word features; ELMo] per token, mixed back
+    to `width` by a Maxout layer (as spaCy's MultiHashEmbed mixes its attributes), so
+    it takes the place of `embed` in any spaCy tok2vec and the encoder after it is
+    unchanged (e.g. the accuracy preset's 256-wide, 8-deep CNN).
+
+    Example (configs/ner_cnn_elmo.cfg: the accuracy preset plus ELMo):
+
+        [components.tok2vec.model]
+        @architectures = "spacy.Tok2Vec.v2"
+
+        [components.tok2vec.model.embed]
+        @architectures = "spacy-elmo.ElmoEmbed.v1"
+        width = ${components.tok2vec.model.encode.width}
+
+        [components.tok2vec.model.embed.features]
+        @architectures = "spacy.MultiHashEmbed.v2"
+        # width, attrs, rows, include_static_vectors as in the preset
+
+        [components.tok2vec.model.embed.elmo]
+        @architectures = "spacy-elmo.ElmoListener.v1"
+        width = 256
+
+        [components.tok2vec.model.encode]
+        @architectures = "spacy.MaxoutWindowEncoder.v2"
+
+    features (Model[List[Doc], List[Floats2d]]): The word features, with a known
+        output width (e.g. spacy.MultiHashEmbed.v2).
+    elmo (Model[List[Doc], List[Floats2d]]): ElmoListener.v1 or ElmoTok2Vec.v1.
+    width (int): The output width (the encoder's).
+    maxout_pieces (int): Pieces of the Maxout layer that mixes the two.
+    RETURNS (Model[List[Doc], List[Floats2d]]): Per Doc (n_tokens, width).
+    """
+    from thinc.api import Maxout, with_array
+
+    widths = [_output_width(part) for part in (features, elmo)]
+    if None in widths:
+        raise ValueError(
+            "spacy-elmo.ElmoEmbed.v1 needs the output width of `features` and of `elmo` "
+            f"when it is built (got {widths[0]} and {widths[1]}): use "
+            "spacy.MultiHashEmbed.v2 or another layer with a set width as `features`"
+        )
+    n_in = sum(w for w in widths if w is not None)
+    mix = Maxout(nO=width, nI=n_in, nP=maxout_pieces, normalize=True, dropout=0.0)
+    model: Model[List[Doc], List[Floats2d]] = chain(concatenate(features, elmo), with_array(mix))
+    model.set_dim("nO", width)
+    return model
+
+
 def _output_width(model: Model) -> Optional[int]:
     """The output width of a model: its own nO, else that of the last layer of a chain
     that declares one (spacy.MultiHashEmbed.v2 ends in width-free list conversions), of
