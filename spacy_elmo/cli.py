@@ -4,7 +4,18 @@ import contextlib
 import importlib
 import os
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Tuple,
+    Union,
+)
 
 import torch
 import typer
@@ -15,6 +26,9 @@ from .bilm.manylangs import ManyLangsBiLM
 from .errors import DownloadError
 from .io.embedder import ElmoEmbedder
 from .io.text import is_bilm_token
+
+if TYPE_CHECKING:
+    from .io.embed_file import SentenceEmbedder
 
 # The exceptions of the click that typer runs on: its own copy (typer._click) in recent
 # versions, click itself in older ones.
@@ -205,9 +219,17 @@ def embed(
     shard: Optional[str] = typer.Option(None, "--shard", help="K/N: embed lines i with i % N == K"),
     replace_errors: bool = typer.Option(False, "--replace-errors", help="Replace bad UTF-8"),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing output"),
-    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="CPU threads"),
+    threads: Optional[int] = typer.Option(
+        None, "--threads", min=1, help="CPU threads (per worker with --ray, default 1 there)"
+    ),
     vocab: Optional[Path] = typer.Option(
         None, "--vocab", exists=True, help="Words (one a line) whose token layer is precomputed"
+    ),
+    ray_address: Optional[str] = typer.Option(
+        None, "--ray", help="Embed on a Ray cluster: local (start one here) or HOST:PORT"
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Ray workers; default: the cluster's CPUs / --threads"
     ),
 ) -> None:
     """Embed a file of sentences (whitespace-tokenized unless --use-spacy) into hdf5.
@@ -218,13 +240,15 @@ def embed(
     token of every line, concatenated), `offsets` and `line_index` instead, for
     corpora of any size. The input is read once, so it may be a pipe. The output is
     written under a temporary name and renamed when complete; it records what made
-    it. Shards written with --shard are joined by `merge`.
+    it. Shards written with --shard are joined by `merge`. With --ray (the
+    spacy-elmo[ray] extra) the biLM runs in --workers processes of a Ray cluster and
+    the file is the same as without it.
     """
     import hashlib
 
     from tqdm import tqdm
 
-    from .io.embed_file import embed_record, embed_to_hdf5, make_reducer
+    from .io.embed_file import SentenceEmbedder, embed_record, embed_to_hdf5, make_reducer
     from .io.formats import checksum
     from .io.references import resolve_weights
     from .io.text import read_lines
@@ -236,13 +260,21 @@ def embed(
         mix_weights = _mix_weights(mix)
         reducer = make_reducer(mode, mix_weights)
         tokenize, tokenizer = _tokenizer(use_spacy)
-        embedder = ElmoEmbedder(
-            weights,
-            device=_device(device),
-            batch_size=batch_size,
-            n_threads=threads,
-            vocabulary=[word for _, word in read_lines(vocab)] if vocab else None,
-        )
+        vocabulary = [word for _, word in read_lines(vocab)] if vocab else None
+        if ray_address is None:
+            if workers is not None:
+                raise ValueError("--workers sets the number of Ray workers: it needs --ray")
+            embedder: SentenceEmbedder = ElmoEmbedder(
+                weights,
+                device=_device(device),
+                batch_size=batch_size,
+                n_threads=threads,
+                vocabulary=vocabulary,
+            )
+        else:
+            embedder = _ray_embedder(
+                ray_address, weights, device, batch_size, workers, threads, vocabulary
+            )
         weights_sha256 = checksum(files)
     # The input's checksum is taken as its lines are read: a pipe is read only once.
     input_sha256 = hashlib.sha256()
@@ -259,7 +291,8 @@ def embed(
             shard=(k, n),
         )
 
-    with _user_errors(), tqdm(unit=" sentences", desc="embed") as bar:
+    total = _count_lines(input_path, k, n)
+    with _user_errors(), tqdm(total=total, unit=" sentences", desc="embed") as bar:
         count = embed_to_hdf5(
             embedder,
             items,
@@ -270,6 +303,46 @@ def embed(
             on_sentence=bar.update,
         )
     typer.echo(f"Wrote {count} lines to {output}")
+
+
+def _ray_embedder(
+    address: str,
+    weights: str,
+    device: str,
+    batch_size: int,
+    workers: Optional[int],
+    threads: Optional[int],
+    vocabulary: Optional[List[str]],
+) -> "SentenceEmbedder":
+    """embed --ray's embedder: workers on the Ray cluster at `address` (Ray is
+    imported here only, so the package runs without it)."""
+    try:
+        from .scale.ray_embed import RayEmbedder, connect
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] != "ray":
+            raise
+        raise ValueError(
+            "--ray needs Ray: install spacy-elmo[ray] (pip install 'spacy-elmo[ray]')"
+        ) from None
+    if device != "cpu":
+        raise ValueError("--ray runs the biLM on CPU workers: leave out --device")
+    connect(address)
+    return RayEmbedder(
+        weights, workers=workers, threads=threads or 1, batch_size=batch_size, vocabulary=vocabulary
+    )
+
+
+def _count_lines(path: Path, k: int, n: int) -> Optional[int]:
+    """How many lines embed --shard K/N will embed, for the progress bar's ETA; None
+    for a pipe, which can be read only once."""
+    if not path.is_file():
+        return None
+    newlines, last = 0, b"\n"
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return len(range(k, newlines + (last != b"\n"), n))
 
 
 def _mix_weights(mix: Optional[str]) -> Optional[List[float]]:

@@ -2,7 +2,8 @@
 
 From the bottom: `errors`; `bilm/` (pure PyTorch); `io/` (files, references, the
 numpy embedder); then, side by side, `pipeline/` (spaCy and thinc), `pretrain/` and
-`demo`; on top `cli` and the package's `__init__`.
+`demo`; `scale/` (Ray) beside them; on top `cli` and the package's `__init__`. Only
+`scale/` imports Ray (the `ray` extra), and nothing imports `scale/` but the CLI.
 """
 
 import ast
@@ -21,16 +22,16 @@ ALLOWED: Dict[str, Set[str]] = {
     "pipeline": {"errors", "bilm", "io"},
     "pretrain": {"errors", "bilm", "io"},
     "demo": {"errors", "bilm", "io"},
-    "cli": {"errors", "bilm", "io", "pipeline", "pretrain", "demo"},
+    "scale": {"errors", "bilm", "io"},
+    "cli": {"errors", "bilm", "io", "pipeline", "pretrain", "demo", "scale"},
     "__init__": {"errors", "bilm", "io", "pipeline"},
     "__main__": {"cli"},
 }
 # third-party packages a layer must not import
-FORBIDDEN_LIBRARIES: Dict[str, Set[str]] = {
-    "bilm": {"spacy", "thinc", "h5py", "srsly", "requests"},
-    # io reads a saved pipeline's config.cfg with thinc's Config parser, nothing more
-    "io": {"spacy"},
-}
+FORBIDDEN_LIBRARIES: Dict[str, Set[str]] = {layer: {"ray"} for layer in ALLOWED if layer != "scale"}
+FORBIDDEN_LIBRARIES["bilm"] |= {"spacy", "thinc", "h5py", "srsly", "requests"}
+# io reads a saved pipeline's config.cfg with thinc's Config parser, nothing more
+FORBIDDEN_LIBRARIES["io"] |= {"spacy"}
 # single modules a layer must not import although their layer is allowed
 FORBIDDEN_MODULES: Dict[str, Set[str]] = {
     # pretraining reads text through io.text, never through the exporter

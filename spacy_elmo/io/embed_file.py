@@ -22,6 +22,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Protocol,
     Sequence,
     Set,
     Tuple,
@@ -32,7 +33,7 @@ import numpy as np
 
 from ..bilm.scalar_mix import mix_layers
 from .atomic import atomic_path
-from .embedder import ElmoEmbedder
+from .embedder import Tokens
 from .hdf5_checks import check_hdf5_features
 
 Reducer = Callable[[np.ndarray], np.ndarray]
@@ -63,6 +64,17 @@ SAME_IN_EVERY_SHARD = (
 # Windows (in batches) of the first sentences, before `embed_sentences`'s own: the
 # first vectors, and the progress bar, then come after one batch, not after 32.
 FIRST_WINDOWS = (1, 2, 4, 8, 16)
+
+
+class SentenceEmbedder(Protocol):
+    """What the writer embeds with: an ElmoEmbedder, or workers on a cluster
+    (spacy_elmo.scale.ray_embed.RayEmbedder)."""
+
+    batch_size: int
+
+    def embed_sentences(
+        self, sentences: Iterable[Tokens], *, window: int = 32
+    ) -> Iterator[np.ndarray]: ...
 
 
 def make_reducer(mode: str, mix_weights: Optional[Sequence[float]] = None) -> Reducer:
@@ -117,7 +129,7 @@ def embed_record(
 
 
 def embed_to_hdf5(
-    embedder: ElmoEmbedder,
+    embedder: SentenceEmbedder,
     items: Iterable[Tuple[int, str, List[str]]],
     output: Path,
     *,
@@ -160,7 +172,7 @@ def embed_to_hdf5(
 
 
 def _write(
-    embedder: ElmoEmbedder,
+    embedder: SentenceEmbedder,
     sentences: Iterator[List[str]],
     pending: Deque[Tuple[int, str, List[str]]],
     tmp: Path,
@@ -193,7 +205,7 @@ def _write(
     return n_lines
 
 
-def _embed_soon(embedder: ElmoEmbedder, sentences: Iterator[List[str]]) -> Iterator[np.ndarray]:
+def _embed_soon(embedder: SentenceEmbedder, sentences: Iterator[List[str]]) -> Iterator[np.ndarray]:
     """`embedder.embed_sentences`, with the first sentences in growing windows
     (FIRST_WINDOWS), so that the first vectors come after one batch."""
     for window in FIRST_WINDOWS:

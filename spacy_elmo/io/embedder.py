@@ -105,13 +105,25 @@ class ElmoEmbedder:
             yield from self._embed_window(buffer)
 
     def _embed_window(self, sentences: List[Tokens]) -> List[np.ndarray]:
-        if self.bilm.stateful:
-            order = list(range(len(sentences)))
-        else:
-            order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
         results: List[np.ndarray] = [np.empty(0)] * len(sentences)
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        for rows in length_batches(sentences, self.batch_size, keep_order=self.bilm.stateful):
             for i, layers in zip(rows, self.embed_batch([sentences[i] for i in rows])):
                 results[i] = layers
         return results
+
+
+def length_batches(
+    sentences: Sequence[Tokens], batch_size: int, *, keep_order: bool = False
+) -> List[List[int]]:
+    """How a window of sentences is cut into forward passes: sorted by length, so
+    that padding stays small, `batch_size` at a time.
+
+    sentences (Sequence[Sequence[str]]): The window's sentences.
+    batch_size (int): Sentences per batch.
+    keep_order (bool): Keep the given order (a stateful biLM's batches follow on).
+    RETURNS (List[List[int]]): Each batch's sentence indices.
+    """
+    order = list(range(len(sentences)))
+    if not keep_order:
+        order.sort(key=lambda i: len(sentences[i]))
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
