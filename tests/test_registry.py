@@ -16,6 +16,7 @@ ARCHITECTURES = [
     "spacy-elmo.ElmoConcatTok2Vec.v1",
     "spacy-elmo.ElmoBiLSTMTok2Vec.v1",
     "spacy-elmo.ElmoEmbed.v1",
+    "spacy-elmo.TextCatFusion.v1",
 ]
 
 

@@ -12,6 +12,7 @@ from .bilm_layer import ElmoBiLMModel
 from .embedded import ElmoEmbedded
 from .features import ElmoFeatures
 from .listener import ElmoListener
+from .textcat_fusion import TextCatFusion
 
 
 @registry.architectures("spacy-elmo.ElmoBiLM.v1")
@@ -389,6 +390,43 @@ def ElmoEmbed_v1(
     model: Model[List[Doc], List[Floats2d]] = chain(concatenate(features, elmo), with_array(mix))
     model.set_dim("nO", width)
     return model
+
+
+@registry.architectures("spacy-elmo.TextCatFusion.v1")
+def TextCatFusion_v1(
+    linear_model: Model[List[Doc], Floats2d],
+    neural_model: Model[List[Doc], Floats2d],
+    neural_weight: float = 0.15,
+) -> Model[List[Doc], Floats2d]:
+    """A lexical text classifier plus one that reads ELMo, each trained on its own loss
+    and mixed late: p = (1 - neural_weight) * p_linear + neural_weight * p_neural.
+
+    The linear model trains exactly as it would alone, so its lexical signal is kept
+    whatever the neural side does; neural_weight (chosen on dev) says how much the
+    ELMo model moves its predictions. For spaCy's textcat and textcat_multilabel,
+    whose losses are squared errors on the probabilities (documents with missing
+    labels aside).
+
+    Example (configs/textcat_fusion.cfg):
+
+        [components.textcat.model]
+        @architectures = "spacy-elmo.TextCatFusion.v1"
+        neural_weight = 0.15
+
+        [components.textcat.model.linear_model]
+        @architectures = "spacy.TextCatBOW.v3"
+        # exclusive_classes, ngram_size, ... as in the baseline
+
+        [components.textcat.model.neural_model]
+        @architectures = "spacy.TextCatReduce.v1"
+        # a tok2vec with ELMo: ElmoConcatTok2Vec.v1 over an ElmoListener.v1
+
+    linear_model (Model[List[Doc], Floats2d]): E.g. spacy.TextCatBOW.v3.
+    neural_model (Model[List[Doc], Floats2d]): E.g. spacy.TextCatReduce.v1 over ELMo.
+    neural_weight (float): In [0, 1]; 0 gives the linear model alone.
+    RETURNS (Model[List[Doc], Floats2d]): Per Doc, the class probabilities.
+    """
+    return TextCatFusion(linear_model, neural_model, neural_weight)
 
 
 def _output_width(model: Model) -> Optional[int]:
