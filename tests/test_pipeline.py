@@ -346,3 +346,12 @@ def test_bilm_layer_backpropagates_into_the_weights(weights_dir):
     grads = [p.grad for p in bilm.parameters()]
     assert all(g is not None for g in grads)
     assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_empty_weights_setting_is_an_error():
+    """weights = "" never silently means the shipped biLM."""
+    from spacy_elmo.errors import ElmoFormatError
+
+    nlp = spacy.blank("en")
+    with pytest.raises(ElmoFormatError, match="empty string.*null"):
+        nlp.add_pipe("elmo", config={"weights": ""})
