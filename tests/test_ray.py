@@ -36,6 +36,10 @@ MIX = [1.0, 2.0, 3.0]  # as API_SCRIPT has it
 CLUSTER_SCRIPT = r"""
 set -euo pipefail
 ip link set lo up
+# The cluster lives in this private loopback-only namespace: no token authentication
+# (Ray's default for `ray start` varies by version and environment, and a joining node
+# must agree with the head).
+export RAY_AUTH_MODE=disabled
 trap 'timeout 60 ray stop --force >/dev/null 2>&1 || true' EXIT
 NODE="--num-cpus=1 --node-ip-address=127.0.0.1 --object-store-memory=100000000"
 timeout 120 ray start --head --port={port} --include-dashboard=false --disable-usage-stats \
