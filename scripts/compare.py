@@ -3,7 +3,8 @@
     python -m scripts.compare metrics/summary.json \
         --ner metrics/ner_baseline.json metrics/ner_elmo.json \
         --textcat metrics/cv_textcat_baseline.json metrics/cv_textcat_elmo.json \
-        --textcat-svm metrics/cv_textcat_svm.json
+        --textcat-svm metrics/cv_textcat_svm.json \
+        --task zh_ner ner metrics/zh_ner_baseline.json metrics/zh_ner_elmo.json
 
 NER results are scripts/evaluate.py files (one run per training seed, scored on the
 test set); textcat results are scripts/cross_validate.py files (one run per fold,
@@ -20,7 +21,10 @@ writes beside each NER file), with Welch's t-test over the seeds (unpaired: seed
 one model has nothing in common with seed i of the other) kept under "seeds". NER files
 written before the per-sentence counts existed get Welch's test alone.
 With --textcat-svm (scripts/elmo_svm.py --folds, the same folds), textcat also gets
-"svm" and "svm_difference": the classic path against the same baseline.
+"svm" and "svm_difference": the classic path against the same baseline. Each --task
+NAME KIND BASELINE ELMO adds one more task under the key NAME, scored as KIND (ner or
+textcat); --ner and --textcat are the tasks "ner" and "textcat". Textcat results of
+separately trained seeds on one split (scripts/evaluate.py, no folds) get Welch's test.
 """
 
 import argparse
@@ -185,7 +189,8 @@ def compare(
     files = (baseline_file, other_file)
     results = [json.loads(Path(f).read_text(encoding="utf-8")) for f in files]
     baseline, model = (side(r, key) for r in results)
-    diff = difference(baseline, model, paired=task == "textcat")
+    paired = task == "textcat" and baseline["folds"] is not None
+    diff = difference(baseline, model, paired=paired)
     counts = [sentence_counts(f, r) for f, r in zip(files, results)] if task == "ner" else []
     if counts and all(counts):
         # The paired test leads; the t-test over the seeds stays beside it.
@@ -202,16 +207,30 @@ def main(argv: List[str] = None) -> int:
     parser.add_argument("--ner", nargs=2, type=Path, metavar=("BASELINE", "ELMO"))
     parser.add_argument("--textcat", nargs=2, type=Path, metavar=("BASELINE", "ELMO"))
     parser.add_argument("--textcat-svm", type=Path, metavar="SVM", help="needs --textcat")
+    parser.add_argument(
+        "--task",
+        nargs=4,
+        action="append",
+        default=[],
+        metavar=("NAME", "KIND", "BASELINE", "ELMO"),
+        help="one more task: its key in the summary, ner or textcat, and the two files",
+    )
     args = parser.parse_args(argv)
     if args.textcat_svm and not args.textcat:
         parser.error("--textcat-svm compares with the baseline of --textcat: give both")
+    tasks = [(kind, kind, *getattr(args, kind)) for kind in METRICS if getattr(args, kind)]
+    tasks += [tuple(task) for task in args.task]
+    names = [name for name, *_ in tasks]
+    for name, kind, *_ in tasks:
+        if kind not in METRICS:
+            parser.error(f"--task {name}: KIND must be ner or textcat, not {kind!r}")
+        if names.count(name) > 1:
+            parser.error(f"the task {name!r} is given twice")
     summary = {}
-    for task in ("ner", "textcat"):
-        files = getattr(args, task)
-        if files:
-            summary[task] = compare(task, *files)
-            d = summary[task]["difference"]
-            print(f"{task}: gain {d['gain']:+.2f} points, p = {d['p_value']}")
+    for name, kind, baseline_file, elmo_file in tasks:
+        summary[name] = compare(kind, Path(baseline_file), Path(elmo_file))
+        d = summary[name]["difference"]
+        print(f"{name}: gain {d['gain']:+.2f} points, p = {d['p_value']}")
     if args.textcat_svm:
         summary["textcat"].update(compare("textcat", args.textcat[0], args.textcat_svm, "svm"))
         d = summary["textcat"]["svm_difference"]

@@ -177,9 +177,11 @@ def comparison_lines(summary: Dict[str, Any]) -> List[str]:
         "| task | metric | baseline | ELMo | gain | error reduction | p | beyond noise |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    rows = [(task, "elmo", "difference") for task in ("ner", "textcat") if task in summary]
-    if "svm" in summary.get("textcat", {}):
-        rows.append(("textcat", "svm", "svm_difference"))
+    rows = []
+    for task, result in summary.items():
+        rows.append((task, "elmo", "difference"))
+        if "svm" in result:
+            rows.append((task, "svm", "svm_difference"))
     notes = []
     for task, key, diff_key in rows:
         t, d = summary[task], summary[task][diff_key]

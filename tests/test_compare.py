@@ -180,3 +180,31 @@ def test_summary_pairs_folds_and_tests_the_gain(tmp_path):
         compare.main([str(out), "--textcat", str(tc_base), str(tc_elmo)])
     with pytest.raises(SystemExit):
         compare.main([str(out), "--textcat-svm", str(tc_svm)])
+
+
+def test_more_tasks_each_under_their_own_key(tmp_path):
+    """--task NAME KIND adds a task scored as KIND; textcat seeds on one split (no
+    folds) are not paired, so they get Welch's test, never a paired one."""
+    ner_base = write(tmp_path / "nb.json", [{"f": f} for f in (0.80, 0.81, 0.79)], name="b")
+    ner_elmo = write(tmp_path / "ne.json", [{"f": f} for f in (0.84, 0.83, 0.85)], name="e")
+    tc_base = write(tmp_path / "tb.json", [{"accuracy": a} for a in (0.70, 0.72)], name="b")
+    tc_elmo = write(tmp_path / "te.json", [{"accuracy": a} for a in (0.73, 0.78)], name="e")
+    out = tmp_path / "summary.json"
+    args = [str(out), "--ner", str(ner_base), str(ner_elmo)]
+    args += ["--task", "zh_ner", "ner", str(ner_base), str(ner_elmo)]
+    args += ["--task", "zh_sentiment", "textcat", str(tc_base), str(tc_elmo)]
+    assert compare.main(args) == 0
+    summary = json.loads(out.read_text())
+    assert list(summary) == ["ner", "zh_ner", "zh_sentiment"]
+    assert summary["zh_ner"] == summary["ner"]
+    zh = summary["zh_sentiment"]
+    assert zh["metric"] == "accuracy" and zh["difference"]["gain"] == pytest.approx(4.5)
+    assert zh["difference"]["test"] == "Welch t-test over seeds"
+    welch = stats.ttest_ind([73, 78], [70, 72], equal_var=False).pvalue
+    assert zh["difference"]["p_value"] == pytest.approx(welch)
+    for bad in (
+        ["--task", "ner", "ner", str(ner_base), str(ner_elmo)],
+        ["--task", "x", "pos", "a", "b"],
+    ):
+        with pytest.raises(SystemExit):
+            compare.main([str(out), "--ner", str(ner_base), str(ner_elmo), *bad])
