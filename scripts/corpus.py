@@ -1,14 +1,21 @@
 """What the corpus steps share: whitespace squashing, and labelled texts for text
-classification (exclusive POS / NEG cats) kept once and written as JSONL."""
+classification (exclusive cats, POS / NEG unless a step names its own pair) read from
+`"label","text"` CSV, kept once, split and written as JSONL."""
 
+import csv
+import io
 import json
+import random
 import re
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
+from scripts.console import DataError
 from scripts.files import atomic_write_lines
 
-Example = Tuple[str, str]  # (text, "POS" | "NEG")
+Example = Tuple[str, str]  # (text, label), e.g. (..., "POS")
+POLARITY = ("POS", "NEG")
+SPLITS = ("train", "dev", "test")
 
 _WS = re.compile(r"\s+")
 
@@ -18,9 +25,54 @@ def squash(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
 
-def cats_for(label: str) -> Dict[str, float]:
+def cats_for(label: str, labels: Sequence[str] = POLARITY) -> Dict[str, float]:
     """The exclusive `doc.cats` of a label: {"POS": 1.0, "NEG": 0.0} or the reverse."""
-    return {"POS": float(label == "POS"), "NEG": float(label == "NEG")}
+    return {name: float(label == name) for name in labels}
+
+
+def parse_labelled_csv(text: str, labels: Dict[str, str], source: str = "<csv>") -> List[Example]:
+    """Read a `"label","text"` CSV (BOM tolerated) into (text, label) pairs, the CSV's
+    label mapped by `labels` (e.g. {"1": "POS", "-1": "NEG"}), text whitespace-squashed.
+
+    text (str): the CSV file's content.
+    labels (Dict[str, str]): the CSV's labels and their names.
+    source (str): name used in error messages.
+    RETURNS (List[Tuple[str, str]]): the examples in file order.
+    """
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    out: List[Example] = []
+    for i, row in enumerate(rows, 1):
+        if not row:
+            continue
+        if len(row) != 2 or row[0].strip() not in labels:
+            known = "/".join(labels)
+            raise DataError(f"{source}: record {i} is not (label in {known}, text): {row!r:.200}")
+        sent = squash(row[1])
+        if sent:
+            out.append((sent, labels[row[0].strip()]))
+    return out
+
+
+def stratified_split(
+    examples: List[Example], fractions=(0.8, 0.1, 0.1), seed: int = 0
+) -> Dict[str, List[Example]]:
+    """Seeded split keeping each label's share in every part; each part shuffled.
+
+    RETURNS (Dict[str, List[Tuple[str, str]]]): train/dev/test examples.
+    """
+    rng = random.Random(seed)
+    parts: Dict[str, List[Example]] = {s: [] for s in SPLITS}
+    for lab in sorted({lab for _, lab in examples}):
+        group = [e for e in examples if e[1] == lab]
+        rng.shuffle(group)
+        n_train = round(fractions[0] * len(group))
+        n_dev = round(fractions[1] * len(group))
+        parts["train"] += group[:n_train]
+        parts["dev"] += group[n_train : n_train + n_dev]
+        parts["test"] += group[n_train + n_dev :]
+    for s in SPLITS:
+        rng.shuffle(parts[s])
+    return parts
 
 
 def dedupe(examples: List[Example]) -> Tuple[List[Example], int, int]:
@@ -44,12 +96,14 @@ def dedupe(examples: List[Example]) -> Tuple[List[Example], int, int]:
     return kept, repeats, conflicts
 
 
-def write_examples_jsonl(examples: List[Example], path: Path) -> int:
+def write_examples_jsonl(
+    examples: List[Example], path: Path, labels: Sequence[str] = POLARITY
+) -> int:
     """Write {"text", "label", "cats"} per line, for reading. RETURNS (int): lines."""
     return atomic_write_lines(
         path,
         (
-            json.dumps({"text": t, "label": lab, "cats": cats_for(lab)}, ensure_ascii=False)
+            json.dumps({"text": t, "label": lab, "cats": cats_for(lab, labels)}, ensure_ascii=False)
             for t, lab in examples
         ),
     )

