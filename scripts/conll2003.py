@@ -22,7 +22,6 @@ The counts are checked against the published ones (train 14,041 sentences /
 203,621 tokens; valid 3,250 / 51,362; test 3,453 / 46,435).
 """
 
-import argparse
 import io
 import zipfile
 from collections import Counter
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, List, Tuple
 
 from scripts.console import DataError, log, run_script
+from scripts.corpus import corpus_arguments, outputs_exist
 from scripts.fetch import pip_download
 from scripts.files import atomic_write_lines, save_docbin
 from spacy_elmo.io.atomic import atomic_path
@@ -124,17 +124,9 @@ def to_docbin(sentences: List[Sentence], path: Path) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
-    )
-    parser.add_argument("--out-dir", type=Path, default=Path("corpus/conll"))
-    parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
-    args = parser.parse_args(argv)
+    args = corpus_arguments(__doc__.split("\n\n")[0], "corpus/conll", seed=False).parse_args(argv)
     out: Path = args.out_dir
-    outputs = [out / f"{s}.spacy" for s in SPLITS] + [out / "train.text.txt", out / "stats.json"]
-    if not args.force and all(p.exists() for p in outputs):
-        log(f"conll2003: outputs exist in {out} (use --force to rebuild)")
+    if outputs_exist("conll2003", out, args.force):
         return 0
     import srsly
 

