@@ -234,7 +234,13 @@ def test_shell_commands_exist(page):
 # it in a comment on its line or just above it.
 NETWORK_STEPS = {"corpus-ner", "corpus-textcat", "corpus-release", "all", "ner", "textcat"}
 HOURS_STEPS = {"pretrain", "pretrain-release", "investigate"}
-FETCHING_SCRIPTS = {"scripts.conll2003", "scripts.polarity", "scripts.pretrain_text"}
+FETCHING_SCRIPTS = {
+    "scripts.conll2003",
+    "scripts.polarity",
+    "scripts.uncertainty",
+    "scripts.chinese",
+    "scripts.pretrain_text",
+}
 
 
 def needs(words: List[str]) -> Set[str]:
