@@ -121,6 +121,8 @@ def parse_excerpt(text: str) -> Config:
 def test_config_blocks_parse(page):
     from spacy.util import registry
 
+    registry.ensure_populated()  # spaCy registers its own functions on first use
+
     for line, text in blocks(page, "ini"):
         config = parse_excerpt(text)
         for key, value in config_values(config):
@@ -128,6 +130,8 @@ def test_config_blocks_parse(page):
             assert not (isinstance(value, str) and " #" in value), f"{page.name}:{line} {key}"
             if key.endswith("@architectures"):
                 assert registry.architectures.get(value), f"{page.name}:{line}: {value}"
+            if key.endswith("@callbacks"):
+                assert registry.callbacks.get(value), f"{page.name}:{line}: {value}"
 
 
 def test_config_parser_rejects_what_the_check_catches():

@@ -1,12 +1,22 @@
 """Late fusion of two text classifiers: each trained on its own loss, their
-probabilities mixed with a fixed weight, so that adding ELMo to a lexical model
-cannot take the lexical model's signal away."""
+probabilities mixed with a weight chosen on dev, so that adding ELMo to a lexical
+model cannot take the lexical model's signal away."""
 
-from typing import Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, cast
 
+from spacy.pipeline import TextCategorizer
 from spacy.tokens import Doc
+from spacy.training import Example
 from thinc.api import Model
 from thinc.types import Floats2d
+
+from .config_errors import ElmoConfigError
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+# The neural weights choose_neural_weight tries by default: 0 is the lexical model alone.
+WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
 def TextCatFusion(
@@ -69,3 +79,63 @@ def _forward(
         return docs
 
     return p, backprop
+
+
+def choose_neural_weight(
+    nlp: "Language",
+    examples: Sequence[Example],
+    component: str = "textcat",
+    weights: Sequence[float] = WEIGHTS,
+) -> Tuple[float, Dict[float, float]]:
+    """Set the neural weight of a TextCatFusion component to the one that scores best
+    on `examples` (the component's own score, `cats_score`), the smallest on a tie, so
+    ELMo only moves the lexical model's predictions as far as dev data says it helps.
+
+    Each model predicts once; the weights only change the mix. The weight is a model
+    attribute, saved and loaded with the pipeline.
+
+    nlp (Language): The pipeline, with the components before `component` that its
+        models read (e.g. `elmo`).
+    examples (Sequence[Example]): Dev examples with gold cats.
+    component (str): The textcat or textcat_multilabel component to tune.
+    weights (Sequence[float]): The weights to try, each in [0, 1].
+    RETURNS (Tuple[float, Dict[float, float]]): The chosen weight and each weight's score.
+    """
+    pipe = _fusion_pipe(nlp, component)
+    model = pipe.model
+    if not examples:
+        raise ValueError(f"No examples to choose {component}'s neural_weight on")
+    bad = [w for w in weights if not 0.0 <= w <= 1.0]
+    if not weights or bad:
+        raise ElmoConfigError(f"neural_weight candidates must be in [0, 1], got {list(weights)}")
+    docs = [eg.predicted.copy() for eg in examples]
+    for _, proc in nlp.pipeline[: nlp.pipe_names.index(component)]:
+        docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(doc) for doc in docs]
+    linear, neural = model.layers
+    p_linear = model.ops.to_numpy(linear.predict(docs))
+    p_neural = model.ops.to_numpy(neural.predict(docs))
+    scores: Dict[float, float] = {}
+    for weight in weights:
+        probs = (1.0 - weight) * p_linear + weight * p_neural
+        scored = []
+        for doc, row, eg in zip(docs, probs, examples):
+            doc.cats = {label: float(p) for label, p in zip(pipe.labels, row)}
+            scored.append(Example(doc, eg.reference))
+        scores[float(weight)] = float(pipe.score(scored)["cats_score"])
+    # max() keeps the first of equal scores: sort the weights so that it is the smallest.
+    best = max(sorted(scores), key=lambda w: scores[w])
+    model.attrs["neural_weight"] = best
+    return best, scores
+
+
+def _fusion_pipe(nlp: "Language", component: str) -> TextCategorizer:
+    if component not in nlp.pipe_names:
+        raise ElmoConfigError(f"No component {component!r} in the pipeline {nlp.pipe_names}")
+    pipe = nlp.get_pipe(component)
+    name = pipe.model.name if isinstance(pipe, TextCategorizer) else type(pipe).__name__
+    if name != "textcat-fusion":
+        raise ElmoConfigError(
+            f"{component}'s model is {name!r}, not spacy-elmo.TextCatFusion.v1: "
+            "only a fusion model has a neural_weight to choose"
+        )
+    return cast(TextCategorizer, pipe)
