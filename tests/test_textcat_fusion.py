@@ -189,6 +189,8 @@ def test_the_callback_names_what_is_wrong(tmp_path):
 
     with pytest.raises(ElmoConfigError, match=r"no dev data at .*missing.spacy \(set --paths"):
         choose_fusion_weight_v1(tmp_path / "missing.spacy")
+    with pytest.raises(ElmoConfigError, match=r"no dev data at None \(set --paths.dev\)"):
+        choose_fusion_weight_v1(None)
     nlp = spacy.blank("en")
     nlp.add_pipe("textcat")
 

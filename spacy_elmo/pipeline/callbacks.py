@@ -1,7 +1,7 @@
 """Registered training callbacks (versioned names; a released one is never changed)."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, List, Sequence, Union
+from typing import TYPE_CHECKING, Callable, List, Optional, Sequence, Union
 
 from spacy.training import Corpus, Example
 from spacy.util import registry
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 @registry.callbacks("spacy-elmo.choose_fusion_weight.v1")
 def choose_fusion_weight_v1(
-    dev_path: Union[str, Path],
+    dev_path: Optional[Union[str, Path]],
     component: str = "textcat",
     weights: Sequence[float] = WEIGHTS,
 ) -> Callable[["Language"], "Language"]:
@@ -32,16 +32,16 @@ def choose_fusion_weight_v1(
         dev_path = ${paths.dev}
         component = "textcat"
 
-    dev_path (Union[str, Path]): The dev .spacy file (usually ${paths.dev}).
+    dev_path (Optional[Union[str, Path]]): The dev .spacy file (usually ${paths.dev}).
     component (str): The fusion textcat or textcat_multilabel component.
     weights (Sequence[float]): The weights to try, each in [0, 1].
     RETURNS (Callable[[Language], Language]): The callback.
     """
-    path = Path(dev_path)
-    if not path.exists():
+    if dev_path is None or not Path(dev_path).exists():
         raise ElmoConfigError(
-            f"spacy-elmo.choose_fusion_weight.v1: no dev data at {path} (set --paths.dev)"
+            f"spacy-elmo.choose_fusion_weight.v1: no dev data at {dev_path} (set --paths.dev)"
         )
+    path = Path(dev_path)
     examples: List[Example] = []
 
     def choose(nlp: "Language") -> "Language":
