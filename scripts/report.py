@@ -170,6 +170,12 @@ def p_text(test: Dict[str, Any]) -> str:
     return f"{test['p_value']:.2g}"
 
 
+def label(side: Dict[str, Any]) -> str:
+    """A model's name in the comparison table, with the config it was trained with."""
+    config = side.get("config")
+    return f"{side['name']} (`{config}`)" if config else side["name"]
+
+
 def comparison_lines(summary: Dict[str, Any]) -> List[str]:
     """The final comparison of metrics/summary.json (scripts/compare.py) as a table,
     with a note on each paired bootstrap in it."""
@@ -192,8 +198,8 @@ def comparison_lines(summary: Dict[str, Any]) -> List[str]:
         if "seeds" in d:
             tests += f"; {p_text(d['seeds'])} ({d['seeds']['test']})"
         lines.append(
-            f"| {task} ({runs}) | {t['metric']} | {base['name']}: "
-            f"{base['mean']:.2f} ± {base['std']:.2f} | {model['name']}: {model['mean']:.2f} ± "
+            f"| {task} ({runs}) | {t['metric']} | {label(base)}: "
+            f"{base['mean']:.2f} ± {base['std']:.2f} | {label(model)}: {model['mean']:.2f} ± "
             f"{model['std']:.2f} | **{d['gain']:+.2f}** | "
             f"{100 * d['relative_error_reduction']:+.1f}% | {tests} | "
             f"{'yes' if d['significant_at_0.05'] else 'no'} |"

@@ -166,6 +166,7 @@ def test_evaluate_saves_counts_and_compare_tests_them_paired(tmp_path):
     lines = report.comparison_lines(json.loads(out.read_text()))
     row = next(line for line in lines if line.startswith("| ner (2 seeds)"))
     assert "paired bootstrap over 30 test sentences" in row and "Welch t-test over seeds" in row
+    assert f"(`{ner['elmo']['config']}`)" in row  # which config each figure is from
     assert any(line.startswith("ner: p is a paired bootstrap") for line in lines)
 
 
