@@ -226,8 +226,10 @@ def test_smoke_workflow_end_to_end(tmp_path):
     assert re.search(rf"\| ELMo \| \*\*{num} ± {num} \({num}–{num}\)\*\* \|", report), report
     assert re.search(rf"\| ELMo vectors \+ linear SVM \| \*\*{num} ± {num}", report), report
     assert re.search(r"Held-out perplexity at step 60: forward [\d.]+", report), report
-    assert re.search(rf"\| textcat \(4 folds\) \| accuracy \| baseline: {num} ± {num} \|", report)
-    assert re.search(rf"\| ner \(1 seed\) \| ents_f \| baseline: {num} ± {num} \|", report)
+    base = r"baseline \(`configs/(textcat|ner)_baseline.cfg`\)"
+    assert re.search(rf"\| textcat \(4 folds\) \| accuracy \| {base}: {num} ± {num} \|", report)
+    assert re.search(rf"\| ner \(1 seed\) \| ents_f \| {base}: {num} ± {num} \|", report)
+    assert "ELMo (`configs/textcat_fusion.cfg`)" in report  # the comparison names configs
     assert re.search(r"\| ner \| ELMo \| `configs/ner.cfg` \| [\d,]+ \| [\d,]+ \|", report), report
     speed = json.loads((metrics / "speed.json").read_text())
     assert [(r["task"], r["name"]) for r in speed["runs"]] == [
