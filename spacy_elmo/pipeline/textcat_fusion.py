@@ -70,7 +70,7 @@ def _forward(
     weight = model.attrs["neural_weight"]
     p_linear, bp_linear = linear(docs, is_train)
     p_neural, bp_neural = neural(docs, is_train)
-    p = (1.0 - weight) * p_linear + weight * p_neural
+    p = _mix(p_linear, p_neural, weight)
 
     def backprop(d_p: Floats2d) -> List[Doc]:
         # Each model's own loss gradient: p_model - y = d_p + (p_model - p).
@@ -79,6 +79,11 @@ def _forward(
         return docs
 
     return p, backprop
+
+
+def _mix(p_linear: Floats2d, p_neural: Floats2d, weight: float) -> Floats2d:
+    """The fused probabilities: (1 - weight) * p_linear + weight * p_neural."""
+    return (1.0 - weight) * p_linear + weight * p_neural
 
 
 def choose_neural_weight(
@@ -108,15 +113,15 @@ def choose_neural_weight(
     bad = [w for w in weights if not 0.0 <= w <= 1.0]
     if not weights or bad:
         raise ElmoConfigError(f"neural_weight candidates must be in [0, 1], got {list(weights)}")
-    docs = [eg.predicted.copy() for eg in examples]
-    for _, proc in nlp.pipeline[: nlp.pipe_names.index(component)]:
-        docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(doc) for doc in docs]
+    # The components before this one (e.g. `elmo`) annotate copies of the dev Docs.
+    after = nlp.pipe_names[nlp.pipe_names.index(component) :]
+    docs = list(nlp.pipe((eg.predicted.copy() for eg in examples), disable=after))
     linear, neural = model.layers
     p_linear = model.ops.to_numpy(linear.predict(docs))
     p_neural = model.ops.to_numpy(neural.predict(docs))
     scores: Dict[float, float] = {}
     for weight in weights:
-        probs = (1.0 - weight) * p_linear + weight * p_neural
+        probs = _mix(p_linear, p_neural, weight)
         scored = []
         for doc, row, eg in zip(docs, probs, examples):
             doc.cats = {label: float(p) for label, p in zip(pipe.labels, row)}
